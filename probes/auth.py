@@ -1,0 +1,74 @@
+"""Credentials for one run: a fresh JWT per run (HS256) or a static token.
+
+Secrets come from the environment or a file named in the config, are read at
+the moment a run needs them and are never stored, logged or printed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probes.errors import SecretError
+
+DEFAULT_SECRET_ENV = "PATHWATCH_JWT_SECRET"
+DEFAULT_TTL_S = 900
+AUTH_MODES = ("jwt", "static", "none")
+TOKEN_TRANSPORTS = ("header", "subprotocol", "query")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    mode: str = "jwt"
+    secret_env: str = DEFAULT_SECRET_ENV
+    secret_file: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+    subject: str = "pathwatch-probe"
+    ttl_s: int = DEFAULT_TTL_S
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    transport: str = "header"
+
+
+def read_secret(env_name: str | None, file_name: str | None, what: str, environ: Mapping[str, str] | None = None) -> str:
+    """The secret from the named file, else the named environment variable."""
+    environ = os.environ if environ is None else environ
+    if file_name:
+        try:
+            value = Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretError(f"{what}: cannot read file {file_name!r} ({exc.strerror})") from None
+        if not value:
+            raise SecretError(f"{what}: file {file_name!r} is empty")
+        return value
+    if env_name:
+        value = environ.get(env_name, "")
+        if value:
+            return value
+        raise SecretError(f"{what}: environment variable {env_name} is not set")
+    raise SecretError(f"{what}: name an environment variable or a file")
+
+
+def mint_jwt(secret: str, *, subject: str, now: float, ttl_s: int = DEFAULT_TTL_S, claims: Mapping[str, Any] = ()) -> str:
+    """A fresh HS256 token: ``sub``, ``iat``, ``exp``, a unique ``jti``, plus configured claims."""
+    import jwt  # PyJWT; imported here so a static-token run never pays for it
+
+    body: dict[str, Any] = dict(claims)
+    body.update(sub=subject, iat=int(now), exp=int(now) + int(ttl_s), jti=str(uuid.uuid4()))
+    return jwt.encode(body, secret, algorithm="HS256")
+
+
+def credentials(auth: AuthConfig, *, subject: str, now: float, environ: Mapping[str, str] | None = None) -> tuple[str | None, tuple[str, ...]]:
+    """The token for one run and every secret string to redact from what the run records."""
+    if auth.mode == "none":
+        return None, ()
+    if auth.mode == "static":
+        token = read_secret(auth.token_env, auth.token_file, "static token", environ)
+        return token, (token,)
+    secret = read_secret(auth.secret_env, auth.secret_file, "JWT signing secret", environ)
+    token = mint_jwt(secret, subject=subject, now=now, ttl_s=auth.ttl_s, claims=auth.claims)
+    return token, (token, secret)

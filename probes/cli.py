@@ -1,0 +1,162 @@
+"""``python -m probes``: the cron-facing command. Fast to start, no prompts, clear exit codes.
+
+Exit codes: 0 every run succeeded, 1 a run failed, 2 usage or config error,
+3 Pathwatch itself broke (store unwritable or full, probe bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from dataclasses import replace
+
+from probes.config import Target, load_config, target_from_url
+from probes.errors import ConfigError, PathwatchError
+from probes.outcomes import Outcome
+from probes.record import ProbeRun
+from probes.runner import probe_target
+from probes.summary import one_line
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m probes", description="Pathwatch synthetic probes for the golden path.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("run", help="probe each target (once by default)")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", metavar="FILE", help="TOML file of targets (see probes.example.toml)")
+    src.add_argument("--url", metavar="WS_URL", help="probe one URL without a config file")
+    r.add_argument("--target", metavar="NAME", help="with --config: only this target; with --url: its name")
+    when = r.add_mutually_exclusive_group()
+    when.add_argument("--once", action="store_true", help="run each target once and exit (default)")
+    when.add_argument("--every", type=float, metavar="SECONDS", help="loop on a steady schedule until SIGTERM/SIGINT")
+    r.add_argument("--count", type=int, metavar="N", help="with --every: stop after N cycles")
+    r.add_argument("--db", metavar="PATH", help="SQLite store (default: $PATHWATCH_DB, else data/pathwatch.db)")
+    r.add_argument("--no-store", action="store_true", help="do not write runs to the store")
+    r.add_argument("--json", action="store_true", help="print one JSON object per run on stdout")
+    r.add_argument("--timeout", type=float, metavar="SECONDS", help="whole-run deadline (default 120, or the config's)")
+    r.add_argument("--users", type=int, default=1, metavar="N", help="N concurrent sessions as N distinct users (isolation check)")
+    r.add_argument("--health-url", metavar="URL", help="with --url: where to read the deployed revision")
+    r.add_argument("--prom-file", metavar="PATH", help="also write a Prometheus textfile")
+    r.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
+    return p
+
+
+def _targets(args: argparse.Namespace) -> list[Target]:
+    if args.users < 1:
+        raise ConfigError("--users: must be at least 1")
+    if args.every is not None and args.every <= 0:
+        raise ConfigError("--every: must be a positive number of seconds")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ConfigError("--timeout: must be a positive number of seconds")
+    if args.url:
+        return [target_from_url(args.url, name=args.target, health_url=args.health_url, timeout=args.timeout)]
+    targets = load_config(args.config)
+    if args.target:
+        targets = [t for t in targets if t.name == args.target]
+        if not targets:
+            raise ConfigError(f"--target {args.target!r}: no such target in {args.config}")
+    if args.timeout is not None:
+        targets = [replace(t, timeouts=replace(t.timeouts, total=args.timeout)) for t in targets]
+    return targets
+
+
+async def _cycle(targets: list[Target], users: int) -> list[ProbeRun]:
+    results = await asyncio.gather(*(probe_target(t, users=users) for t in targets))
+    return [run for runs in results for run in runs]
+
+
+def _emit(runs: list[ProbeRun], args: argparse.Namespace, store) -> None:  # type: ignore[no-untyped-def]
+    if store is not None:
+        store.save_runs(runs)
+    if args.prom_file:
+        from probes.prom import write_textfile
+
+        write_textfile(args.prom_file, runs)
+    for run in runs:
+        if args.json:
+            print(json.dumps(run.to_dict(), separators=(",", ":")), flush=True)
+        if not args.quiet:
+            print(one_line(run), file=sys.stderr, flush=True)
+
+
+def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if args.no_store:
+        return None
+    from store import resolve_db_path
+    from store.sqlite import open_store
+
+    return open_store(resolve_db_path(args.db))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    targets = _targets(args)
+    store = _open_store(args)
+    try:
+        if args.every is None:
+            runs = asyncio.run(_cycle(targets, args.users))
+            _emit(runs, args, store)
+            if any(r.outcome == Outcome.PROBE_ERROR for r in runs):
+                return EXIT_BROKEN
+            return EXIT_OK if all(r.ok for r in runs) else EXIT_FAILED
+        return _loop(targets, args, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _loop(targets: list[Target], args: argparse.Namespace, store) -> int:  # type: ignore[no-untyped-def]
+    """Steady schedule: cycle k starts at start + k * every (no drift); a signal ends it after the run in flight."""
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        start = time.monotonic()
+        cycle = 0
+        while not stopping and (args.count is None or cycle < args.count):
+            runs = asyncio.run(_cycle(targets, args.users))
+            _emit(runs, args, store)
+            cycle += 1
+            next_at = start + cycle * args.every
+            now = time.monotonic()
+            if now > next_at:  # a cycle overran: skip the missed slots rather than bunch up
+                cycle_slots = int((now - start) // args.every) + 1
+                next_at = start + cycle_slots * args.every
+            while not stopping and (left := next_at - time.monotonic()) > 0:
+                time.sleep(min(left, 0.2))
+        return EXIT_OK
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_command(args)
+    except ConfigError as exc:
+        print(f"pathwatch: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PathwatchError as exc:
+        print(f"pathwatch: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
+    except KeyboardInterrupt:
+        return EXIT_BROKEN
+    return EXIT_USAGE

@@ -1,0 +1,220 @@
+"""Targets and deadlines, from a TOML file or a bare ``--url``.
+
+Validation happens here, once, and every message names the field that is
+wrong, so cron users see ``targets[1].deadlines.welcome: must be a positive
+number`` rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from probes.auth import AUTH_MODES, TOKEN_TRANSPORTS, AuthConfig
+from probes.errors import ConfigError
+from probes.phases import PHASES
+
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_USER_REQUEST = "Probe: summarise the last 3 messages"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The whole run's deadline plus optional per-phase deadlines (seconds from the phase's start)."""
+
+    total: float = DEFAULT_TIMEOUT_S
+    phases: Mapping[str, float] = field(default_factory=dict)
+
+    def for_phase(self, phase: str | None) -> float | None:
+        return self.phases.get(phase) if phase else None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    health_url: str | None = None
+    revision_field: str = "revision"
+    environment: str = "staging"
+    tags: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    welcome_any_first: bool = False
+    user_request: str = DEFAULT_USER_REQUEST
+    insecure_skip_tls_verify: bool = False
+    service_name: str | None = None
+
+    @property
+    def secure(self) -> bool:
+        return self.url.startswith("wss://")
+
+    @property
+    def public_url(self) -> str:
+        return strip_credentials(self.url)
+
+
+def strip_credentials(url: str) -> str:
+    """The URL without user info or query string (where tokens hide)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def target_from_url(url: str, *, name: str | None = None, health_url: str | None = None, timeout: float | None = None) -> Target:
+    _check_url(url, "--url")
+    t = Target(name=name or (urlsplit(url).hostname or "target"), url=url, health_url=health_url)
+    if timeout is not None:
+        t = replace(t, timeouts=replace(t.timeouts, total=_positive(timeout, "--timeout")))
+    return t
+
+
+def load_config(path: str | Path) -> list[Target]:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config {str(path)!r}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {str(path)!r}: not valid TOML ({exc})") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: Mapping[str, Any], source: str = "config") -> list[Target]:
+    unknown = set(data) - {"defaults", "targets"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown)}; expected 'defaults' and 'targets'")
+    defaults = _table(data.get("defaults", {}), "defaults")
+    targets = data.get("targets")
+    if not isinstance(targets, list) or not targets:
+        raise ConfigError(f"{source}: 'targets' must be a non-empty array of tables ([[targets]])")
+    out = [_parse_target({**defaults, **_table(t, f"targets[{i}]")}, f"targets[{i}]", defaults) for i, t in enumerate(targets)]
+    names = [t.name for t in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{source}: target names must be unique; repeated: {dupes}")
+    return out
+
+
+_TARGET_KEYS = {
+    "name", "url", "health_url", "revision_field", "environment", "tags", "headers", "auth",
+    "timeout_s", "deadlines", "welcome", "user_request", "insecure_skip_tls_verify", "service_name",
+}
+
+
+def _parse_target(t: dict[str, Any], where: str, defaults: Mapping[str, Any]) -> Target:
+    unknown = set(t) - _TARGET_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_TARGET_KEYS)}")
+    url = t.get("url")
+    _check_url(url, f"{where}.url")
+    name = _str(t.get("name") or urlsplit(url).hostname, f"{where}.name")
+    deadlines = {**_table(defaults.get("deadlines", {}), "defaults.deadlines"), **_table(t.get("deadlines", {}), f"{where}.deadlines")}
+    for phase, value in deadlines.items():
+        if phase not in PHASES:
+            raise ConfigError(f"{where}.deadlines.{phase}: not a phase; phases are {list(PHASES)}")
+        deadlines[phase] = _positive(value, f"{where}.deadlines.{phase}")
+    welcome = t.get("welcome", "connection_established")
+    if welcome not in ("connection_established", "any"):
+        raise ConfigError(f"{where}.welcome: must be 'connection_established' or 'any'")
+    health = t.get("health_url")
+    if health is not None and not (isinstance(health, str) and health.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where}.health_url: must be an http:// or https:// URL")
+    auth = {**_table(defaults.get("auth", {}), "defaults.auth"), **_table(t.get("auth", {}), f"{where}.auth")}
+    return Target(
+        name=name,
+        url=url,
+        health_url=health,
+        revision_field=_str(t.get("revision_field", "revision"), f"{where}.revision_field"),
+        environment=_str(t.get("environment", "staging"), f"{where}.environment"),
+        tags=_str_map(t.get("tags", {}), f"{where}.tags"),
+        headers=_str_map(t.get("headers", {}), f"{where}.headers"),
+        auth=_parse_auth(auth, f"{where}.auth"),
+        timeouts=Timeouts(total=_positive(t.get("timeout_s", DEFAULT_TIMEOUT_S), f"{where}.timeout_s"), phases=deadlines),
+        welcome_any_first=welcome == "any",
+        user_request=_str(t.get("user_request", DEFAULT_USER_REQUEST), f"{where}.user_request"),
+        insecure_skip_tls_verify=_bool(t.get("insecure_skip_tls_verify", False), f"{where}.insecure_skip_tls_verify"),
+        service_name=t.get("service_name"),
+    )
+
+
+_AUTH_KEYS = {"mode", "secret_env", "secret_file", "token_env", "token_file", "subject", "ttl_s", "claims", "transport"}
+
+
+def _parse_auth(a: dict[str, Any], where: str) -> AuthConfig:
+    unknown = set(a) - _AUTH_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_AUTH_KEYS)}")
+    for secretish in ("secret", "token", "jwt"):
+        if secretish in a:
+            raise ConfigError(f"{where}.{secretish}: secrets never go in the config; name an env var or a file")
+    mode = a.get("mode", "jwt")
+    if mode not in AUTH_MODES:
+        raise ConfigError(f"{where}.mode: must be one of {list(AUTH_MODES)}")
+    transport = a.get("transport", "header")
+    if transport not in TOKEN_TRANSPORTS:
+        raise ConfigError(f"{where}.transport: must be one of {list(TOKEN_TRANSPORTS)}")
+    if mode == "static" and not (a.get("token_env") or a.get("token_file")):
+        raise ConfigError(f"{where}: mode 'static' needs token_env or token_file")
+    ttl = a.get("ttl_s", 900)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
+        raise ConfigError(f"{where}.ttl_s: must be a positive whole number of seconds")
+    return AuthConfig(
+        mode=mode,
+        secret_env=_str(a.get("secret_env", "PATHWATCH_JWT_SECRET"), f"{where}.secret_env"),
+        secret_file=a.get("secret_file"),
+        token_env=a.get("token_env"),
+        token_file=a.get("token_file"),
+        subject=_str(a.get("subject", "pathwatch-probe"), f"{where}.subject"),
+        ttl_s=ttl,
+        claims=_table(a.get("claims", {}), f"{where}.claims"),
+        transport=transport,
+    )
+
+
+def _check_url(url: Any, where: str) -> None:
+    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"{where}: must be a ws:// or wss:// URL, got {url!r}")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigError(f"{where}: {url!r} has no host")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{where}: {url!r} has an invalid port") from None
+
+
+def _table(v: Any, where: str) -> dict[str, Any]:
+    if not isinstance(v, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    return dict(v)
+
+
+def _str(v: Any, where: str) -> str:
+    if not isinstance(v, str) or not v:
+        raise ConfigError(f"{where}: must be a non-empty string")
+    return v
+
+
+def _str_map(v: Any, where: str) -> dict[str, str]:
+    return {str(k): _str(val, f"{where}.{k}") for k, val in _table(v, where).items()}
+
+
+def _bool(v: Any, where: str) -> bool:
+    if not isinstance(v, bool):
+        raise ConfigError(f"{where}: must be true or false")
+    return v
+
+
+def _positive(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise ConfigError(f"{where}: must be a positive number of seconds, got {v!r}")
+    return float(v)

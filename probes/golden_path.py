@@ -1,0 +1,279 @@
+"""The golden path as a pure state machine: fed time marks, frames and closes; says the outcome.
+
+Like the sans-I/O core of ``websockets``, this never touches a socket or a clock.
+The runner (``probes.runner``) owns the socket and calls the methods below with
+``t``, seconds since the run started on a monotonic clock. Every time mark is
+taken by the runner; this module only records what it is told.
+
+    RESOLVING -> CONNECTING -> SECURING (wss only) -> UPGRADING -> AWAITING_WELCOME
+      -> READY (send start_agent) -> AWAITING_EVENTS -> COMPLETED
+    any state -> FAILED (with exactly one outcome and the phase that did not complete)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+
+from probes.outcomes import Outcome, outcome_for_close
+from probes.phases import AGENT_EVENTS, CONNECTION_PHASES, MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
+from probes.protocol import (
+    AGENT_FAILED,
+    ERROR,
+    KNOWN_SERVER_TYPES,
+    WELCOME,
+    Message,
+    MessageError,
+    error_text,
+    is_auth_error,
+    parse_message,
+)
+from probes.record import MAX_EVENT_DETAIL, EventRecord
+from probes.redact import redact
+
+
+class State(IntEnum):
+    RESOLVING = 0
+    CONNECTING = 1
+    SECURING = 2
+    UPGRADING = 3
+    AWAITING_WELCOME = 4
+    READY = 5
+    AWAITING_EVENTS = 6
+    COMPLETED = 7
+    FAILED = 8
+
+
+_PHASE_OF_STATE = {
+    State.RESOLVING: "dns",
+    State.CONNECTING: "connect",
+    State.SECURING: "tls",
+    State.UPGRADING: "upgrade",
+    State.AWAITING_WELCOME: "welcome",
+    State.READY: AGENT_EVENTS[0],
+}
+
+#: The outcome of a deadline that passes while waiting in each connection phase.
+_TIMEOUT_OUTCOME = {
+    "dns": Outcome.DNS_ERROR,
+    "connect": Outcome.CONNECT_TIMEOUT,
+    "tls": Outcome.TLS_ERROR,
+    "upgrade": Outcome.UPGRADE_TIMEOUT,
+}
+
+
+class GoldenPath:
+    """One run's progress along the golden path."""
+
+    def __init__(
+        self,
+        *,
+        thread_id: str,
+        user_id: str,
+        secure: bool,
+        welcome_any_first: bool = False,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.thread_id = thread_id
+        self.user_id = user_id
+        self.secure = secure
+        self.welcome_any_first = welcome_any_first
+        self._secrets = tuple(secrets)
+        self.state = State.RESOLVING
+        self.marks: dict[str, float] = {}
+        self.events: list[EventRecord] = []
+        self.outcome: Outcome | None = None
+        self.failed_phase: str | None = None
+        self.error: str | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.http_status: int | None = None
+        self._next_event = 0
+
+    # -- what the runner asks -------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.state in (State.COMPLETED, State.FAILED)
+
+    @property
+    def wants_start_agent(self) -> bool:
+        return self.state is State.READY
+
+    @property
+    def phase(self) -> str | None:
+        """The phase being waited for now (None once finished)."""
+        if self.state is State.AWAITING_EVENTS:
+            return AGENT_EVENTS[self._next_event]
+        return _PHASE_OF_STATE.get(self.state)
+
+    # -- connection phases ----------------------------------------------------
+    def resolved(self, t: float) -> None:
+        self._expect(State.RESOLVING)
+        self.marks["dns"] = t
+        self.state = State.CONNECTING
+
+    def connected(self, t: float) -> None:
+        self._expect(State.CONNECTING)
+        self.marks["connect"] = t
+        self.state = State.SECURING if self.secure else State.UPGRADING
+
+    def secured(self, t: float) -> None:
+        self._expect(State.SECURING)
+        self.marks["tls"] = t
+        self.state = State.UPGRADING
+
+    def upgrade_response(self, status: int, t: float, reason: str = "") -> None:
+        """The HTTP answer to the upgrade arrived (101 or an error status)."""
+        self._expect(State.UPGRADING)
+        self.http_status = status
+        if status != 101:
+            detail = f"HTTP {status} {reason}".strip()
+            self._fail(Outcome.UPGRADE_REJECTED, t, f"upgrade rejected: {detail}")
+            return
+        self.marks["upgrade"] = t
+        self.state = State.AWAITING_WELCOME
+
+    def start_agent_sent(self, t: float) -> None:
+        self._expect(State.READY)
+        self.marks[MARK_START_AGENT_SENT] = t
+        self.state = State.AWAITING_EVENTS
+
+    # -- frames ---------------------------------------------------------------
+    def text_received(self, text: str, t: float) -> None:
+        if self.finished:
+            return
+        try:
+            msg = parse_message(text)
+        except MessageError as exc:
+            self._record("<invalid>", t, text)
+            self._fail(Outcome.PROTOCOL_ERROR, t, str(exc))
+            return
+        self._record(msg.type, t, text)
+        self._on_message(msg, t)
+
+    def binary_received(self, size: int, t: float) -> None:
+        if self.finished:
+            return
+        self._record("<binary>", t, f"{size} bytes")
+        self._fail(Outcome.PROTOCOL_ERROR, t, f"unexpected binary frame ({size} bytes)")
+
+    def invalid_frame(self, what: str, t: float) -> None:
+        """A frame the wire layer could not decode (invalid UTF-8, too big)."""
+        if self.finished:
+            return
+        self._record("<invalid>", t, what)
+        self._fail(Outcome.PROTOCOL_ERROR, t, what)
+
+    def closed(self, code: int | None, reason: str, t: float) -> None:
+        """The server's close frame arrived, or (``code=None``) the TCP connection dropped."""
+        if self.finished:
+            return
+        self.close_code = 1006 if code is None else code
+        self.close_reason = redact(reason, self._secrets) if reason else reason
+        if self.state is State.UPGRADING and code is None:
+            self._fail(Outcome.UPGRADE_REJECTED, t, "connection closed before the upgrade was answered")
+            return
+        outcome = outcome_for_close(code, completed=False)
+        what = f"closed with {self.close_code}" + (f" {self.close_reason!r}" if reason else "")
+        if code is None:
+            what = "connection dropped without a close frame (1006)"
+        self._fail(outcome, t, self.error or what)
+
+    def failed(self, outcome: Outcome, error: str, t: float) -> None:
+        """A failure the runner observed at the transport (DNS, refused, TLS, probe bug)."""
+        if not self.finished:
+            self._fail(outcome, t, error)
+
+    def deadline(self, t: float) -> None:
+        if self.finished:
+            return
+        phase = self.phase or "?"
+        outcome = _TIMEOUT_OUTCOME.get(phase, Outcome.EVENT_TIMEOUT)
+        self._fail(outcome, t, f"timed out waiting for {phase}")
+
+    # -- results --------------------------------------------------------------
+    def phases_ms(self) -> dict[str, float | None]:
+        return phase_durations(self.marks)
+
+    def elapsed_ms(self) -> dict[str, float]:
+        return {k: _ms(v) for k, v in self.marks.items()}
+
+    # -- internals ------------------------------------------------------------
+    def _on_message(self, msg: Message, t: float) -> None:
+        if self.state is State.AWAITING_WELCOME and (msg.type == WELCOME or self.welcome_any_first):
+            self.marks["welcome"] = t
+            self.state = State.READY
+            return
+        if msg.type == ERROR:
+            self.error = redact(error_text(msg), self._secrets)
+            if is_auth_error(msg):
+                self._fail(Outcome.AUTH_REJECTED, t, self.error)
+            return
+        if msg.thread_id is not None and msg.thread_id != self.thread_id:
+            self._fail(Outcome.ISOLATION_BREACH, t, f"{msg.type} for thread {msg.thread_id} (ours: {self.thread_id})")
+            return
+        if msg.user_id is not None and msg.user_id != self.user_id and msg.type != WELCOME:
+            self._fail(Outcome.ISOLATION_BREACH, t, f"{msg.type} for user {msg.user_id} (ours: {self.user_id})")
+            return
+        if msg.type == AGENT_FAILED:
+            self._fail(Outcome.SERVER_ERROR, t, "agent_failed: " + redact(error_text(msg), self._secrets))
+            return
+        if msg.type not in KNOWN_SERVER_TYPES:
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"unknown message type {msg.type[:60]!r}")
+            return
+        if msg.type not in AGENT_EVENTS:
+            return  # heartbeat, system_message, ping/pong: tolerated
+        if self.state is not State.AWAITING_EVENTS:
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.type} arrived before start_agent was sent")
+            return
+        if msg.thread_id is None:
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.type} carries no thread_id")
+            return
+        expected = AGENT_EVENTS[self._next_event]
+        if msg.type != expected:
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"out of order: {msg.type} while waiting for {expected}")
+            return
+        self.marks[expected] = t
+        self._next_event += 1
+        if self._next_event == len(AGENT_EVENTS):
+            self.outcome = Outcome.OK
+            self.state = State.COMPLETED
+
+    def _record(self, kind: str, t: float, detail: str) -> None:
+        self.events.append(EventRecord(kind, _ms(t), redact(detail[:MAX_EVENT_DETAIL], self._secrets)))
+
+    def _fail(self, outcome: Outcome, t: float, error: str) -> None:
+        self.failed_phase = self.phase
+        self.outcome = outcome
+        self.error = redact(error, self._secrets)
+        self.marks[MARK_FAILURE] = t
+        self.state = State.FAILED
+
+    def _expect(self, state: State) -> None:
+        if self.state is not state:
+            raise RuntimeError(f"golden path is in {self.state.name}, not {state.name}")
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+def phase_durations(marks: dict[str, float]) -> dict[str, float | None]:
+    """Each phase's own duration (ms) from the end of the one before; null if not reached.
+
+    Raw time points are recorded and durations derived afterwards, as
+    blackbox_exporter does. ``agent_started`` counts from ``start_agent_sent``.
+    """
+    out: dict[str, float | None] = dict.fromkeys(PHASES)
+    previous = 0.0
+    for phase in CONNECTION_PHASES:
+        if phase in marks:
+            out[phase] = _ms(marks[phase] - previous)
+            previous = marks[phase]
+    previous_event = marks.get(MARK_START_AGENT_SENT)
+    for phase in AGENT_EVENTS:
+        if phase not in marks or previous_event is None:
+            break
+        out[phase] = _ms(marks[phase] - previous_event)
+        previous_event = marks[phase]
+    return out

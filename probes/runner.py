@@ -1,0 +1,420 @@
+"""The asyncio edge of the probe: owns the socket, the clock and the deadlines.
+
+It moves bytes between the network and two pure state machines (websockets'
+sans-I/O ``ClientProtocol`` for framing, :class:`probes.golden_path.GoldenPath`
+for the golden path) and takes every time mark. Where each mark is taken:
+
+* ``dns``     - when ``getaddrinfo`` returns.
+* ``connect`` - when the non-blocking ``connect()`` of the TCP socket completes.
+* ``tls``     - in ``connection_made`` of our protocol, which asyncio calls once
+                the TLS handshake has finished (wss only).
+* every later mark (the upgrade response, each message, a close frame, a drop)
+  is the time ``data_received``/``eof_received``/``connection_lost`` was
+  called for the bytes that completed it: the closest to the socket that
+  asyncio lets a protocol see, before any queueing or parsing.
+* ``start_agent_sent`` - right after the frame was handed to the transport.
+
+All marks are ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux), relative to
+the start of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+from websockets.client import ClientProtocol
+from websockets.frames import Close, Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State as WsState
+from websockets.uri import parse_uri
+
+from probes import __version__
+from probes.auth import credentials
+from probes.config import Target
+from probes.golden_path import GoldenPath
+from probes.outcomes import Outcome
+from probes.protocol import (
+    HEADER_TEST_ENVIRONMENT,
+    HEADER_TEST_SESSION,
+    HEADER_TEST_TYPE,
+    JWT_SUBPROTOCOL_PREFIX,
+    start_agent_message,
+)
+from probes.record import ProbeRun
+from probes.redact import redact
+
+USER_AGENT = f"pathwatch/{__version__}"
+#: Largest message the probe accepts; a bigger one is a protocol error, not a memory problem.
+MAX_MESSAGE_BYTES = 1 << 20
+#: How long the probe waits for the server's close echo after it is done.
+CLOSE_GRACE_S = 0.5
+
+Clock = Callable[[], float]
+
+
+class _Wire(asyncio.Protocol):
+    """Timestamps every chunk the moment asyncio hands it over, then queues it."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.queue: asyncio.Queue[tuple[str, float, object]] = asyncio.Queue()
+        self.made_at: float | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.made_at = self.clock()
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.queue.put_nowait(("data", self.clock(), data))
+
+    def eof_received(self) -> None:
+        self.queue.put_nowait(("eof", self.clock(), None))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.queue.put_nowait(("lost", self.clock(), exc))
+
+
+class _Assembler:
+    """Joins fragmented data frames into whole messages."""
+
+    def __init__(self) -> None:
+        self.opcode: Opcode | None = None
+        self.parts: list[bytes] = []
+
+    def feed(self, frame: Frame) -> tuple[Opcode, bytes] | None:
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self.opcode, self.parts = frame.opcode, [frame.data]
+        elif frame.opcode is Opcode.CONT:
+            self.parts.append(frame.data)
+        else:
+            return None
+        if not frame.fin or self.opcode is None:
+            return None
+        opcode, data = self.opcode, b"".join(self.parts)
+        self.opcode, self.parts = None, []
+        return opcode, data
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Session:
+    """One run against one target: DNS to the last event, with deadlines."""
+
+    def __init__(self, target: Target, *, run_id: str, subject: str, token: str | None, secrets: tuple[str, ...], clock: Clock) -> None:
+        self.target = target
+        self.run_id = run_id
+        self.subject = subject
+        self.token = token
+        self.secrets = secrets
+        self.clock = clock
+        self.thread_id = str(uuid.uuid4())
+        self.gp = GoldenPath(
+            thread_id=self.thread_id,
+            user_id=subject,
+            secure=target.secure,
+            welcome_any_first=target.welcome_any_first,
+            secrets=secrets,
+        )
+        self.t0 = 0.0
+        self.phase_started = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def now(self) -> float:
+        return self.clock() - self.t0
+
+    def _timeout(self) -> float:
+        """Seconds left before the earlier of the run's and the current phase's deadline."""
+        left = self.target.timeouts.total - self.now()
+        per_phase = self.target.timeouts.for_phase(self.gp.phase)
+        if per_phase is not None:
+            left = min(left, self.phase_started + per_phase - self.now())
+        return left
+
+    async def _step(self, awaitable):  # type: ignore[no-untyped-def]
+        """Await a connection step under the deadline; on expiry tell the golden path."""
+        left = self._timeout()
+        if left <= 0:
+            self.gp.deadline(self.now())
+            return None
+        try:
+            return await asyncio.wait_for(awaitable, left)
+        except TimeoutError:
+            self.gp.deadline(self.now())
+            return None
+
+    async def run(self) -> float:
+        """Drive the run to an outcome; returns the elapsed seconds when it was decided."""
+        self.t0 = self.clock()
+        try:
+            await self._connect()
+            if not self.gp.finished:
+                await self._converse()
+        except Exception as exc:  # the probe itself broke: say so, never hang or lose the run
+            text = redact("".join(traceback.format_exception(exc)), self.secrets)
+            print(f"pathwatch: probe error in run {self.run_id}:\n{text}", file=sys.stderr)
+            self.gp.failed(Outcome.PROBE_ERROR, f"probe error: {type(exc).__name__}", self.now())
+        decided = self.now()
+        await self._close()
+        return decided
+
+    async def _connect(self) -> None:
+        parts = urlsplit(self.target.url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if self.target.secure else 80)
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await self._step(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except socket.gaierror as exc:
+            self.gp.failed(Outcome.DNS_ERROR, f"cannot resolve {host!r}: {exc.strerror}", self.now())
+            return
+        if infos is None:
+            return
+        self.phase_started = self.now()
+        self.gp.resolved(self.phase_started)
+
+        sock = await self._open_tcp(loop, infos)
+        if sock is None:
+            return
+        self.phase_started = self.now()
+        self.gp.connected(self.phase_started)
+
+        ctx = None
+        if self.target.secure:
+            ctx = ssl.create_default_context()
+            if self.target.insecure_skip_tls_verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+        wire = _Wire(self.clock)
+        try:
+            made = await self._step(
+                loop.create_connection(lambda: wire, sock=sock, ssl=ctx, server_hostname=host if ctx else None)
+            )
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            sock.close()
+            self.gp.failed(Outcome.TLS_ERROR, f"TLS handshake failed: {exc}", self.now())
+            return
+        except OSError as exc:
+            sock.close()
+            outcome = Outcome.TLS_ERROR if ctx else Outcome.ABNORMAL_CLOSE
+            self.gp.failed(outcome, f"connection failed during {'TLS' if ctx else 'setup'}: {exc}", self.now())
+            return
+        if made is None:
+            sock.close()
+            return
+        self.transport = made[0]
+        self.wire = wire
+        if ctx is not None:
+            assert wire.made_at is not None
+            self.phase_started = wire.made_at - self.t0
+            self.gp.secured(self.phase_started)
+
+    async def _open_tcp(self, loop: asyncio.AbstractEventLoop, infos: list) -> socket.socket | None:  # type: ignore[type-arg]
+        last: OSError | None = None
+        for family, type_, proto, _, addr in infos:
+            sock = socket.socket(family, type_, proto)
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                done = await self._step(loop.sock_connect(sock, addr))
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            if self.gp.finished:  # deadline passed while connecting
+                sock.close()
+                return None
+            del done
+            return sock
+        if isinstance(last, ConnectionRefusedError):
+            self.gp.failed(Outcome.CONNECT_REFUSED, f"connection refused by {infos[-1][4][0]}:{infos[-1][4][1]}", self.now())
+        else:
+            self.gp.failed(Outcome.CONNECT_REFUSED, f"cannot connect: {last}", self.now())
+        return None
+
+    def _request_uri(self) -> str:
+        if self.token and self.target.auth.transport == "query":
+            sep = "&" if "?" in self.target.url else "?"
+            return f"{self.target.url}{sep}token={quote(self.token)}"
+        return self.target.url
+
+    async def _converse(self) -> None:
+        subprotocols = None
+        if self.token and self.target.auth.transport == "subprotocol":
+            subprotocols = [JWT_SUBPROTOCOL_PREFIX + self.token]
+        proto = ClientProtocol(parse_uri(self._request_uri()), subprotocols=subprotocols, max_size=MAX_MESSAGE_BYTES)  # type: ignore[arg-type]
+        self.proto = proto
+        request = proto.connect()
+        h = request.headers
+        for key, value in self.target.headers.items():
+            h[key] = value
+        if self.token and self.target.auth.transport == "header":
+            h["Authorization"] = f"Bearer {self.token}"
+        h[HEADER_TEST_TYPE] = "E2E"
+        h[HEADER_TEST_ENVIRONMENT] = self.target.environment
+        h[HEADER_TEST_SESSION] = self.run_id
+        h["User-Agent"] = USER_AGENT
+        proto.send_request(request)
+        self._flush()
+
+        assembler = _Assembler()
+        while not self.gp.finished:
+            left = self._timeout()
+            if left <= 0:
+                self.gp.deadline(self.now())
+                break
+            try:
+                kind, at, data = await asyncio.wait_for(self.wire.queue.get(), left)
+            except TimeoutError:
+                self.gp.deadline(self.now())
+                break
+            t = at - self.t0
+            if kind == "data":
+                proto.receive_data(data)  # type: ignore[arg-type]
+            else:
+                proto.receive_eof()
+            self._flush()
+            phase = self.gp.phase
+            for event in proto.events_received():
+                self._on_event(event, assembler, t)
+                if self.gp.finished:
+                    break
+            if not self.gp.finished and proto.parser_exc is not None:
+                self.gp.invalid_frame(f"invalid frame: {proto.parser_exc}", t)
+            if not self.gp.finished and kind != "data":
+                self.gp.closed(None, "", t)
+            if self.gp.phase != phase:
+                self.phase_started = t
+            if self.gp.wants_start_agent:
+                payload = start_agent_message(
+                    user_id=self.subject, thread_id=self.thread_id, timestamp=utc_now_iso(), user_request=self.target.user_request
+                )
+                proto.send_text(payload.encode())
+                self._flush()
+                self.phase_started = self.now()
+                self.gp.start_agent_sent(self.phase_started)
+
+    def _on_event(self, event: object, assembler: _Assembler, t: float) -> None:
+        if isinstance(event, Response):
+            self.gp.upgrade_response(event.status_code, t, event.reason_phrase)
+            if event.status_code == 101 and self.proto.handshake_exc is not None:
+                self.gp.failed(Outcome.PROTOCOL_ERROR, f"invalid upgrade response: {self.proto.handshake_exc}", t)
+            return
+        assert isinstance(event, Frame)
+        if event.opcode is Opcode.CLOSE:
+            close = Close.parse(event.data)
+            self.gp.closed(close.code, close.reason, t)
+            return
+        message = assembler.feed(event)
+        if message is None:
+            return
+        opcode, data = message
+        if opcode is Opcode.BINARY:
+            self.gp.binary_received(len(data), t)
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.gp.invalid_frame(f"text frame is not valid UTF-8 (byte {exc.start})", t)
+            return
+        self.gp.text_received(text, t)
+
+    def _flush(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        for chunk in self.proto.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+    async def _close(self) -> None:
+        """Say goodbye politely when the connection is still open; never wait past a short grace."""
+        if self.transport is None:
+            return
+        try:
+            proto = getattr(self, "proto", None)
+            if proto is not None and proto.state is WsState.OPEN:
+                proto.send_close(1000, "probe done")
+                self._flush()
+                end = self.clock() + CLOSE_GRACE_S
+                while proto.state is not WsState.CLOSED and (left := end - self.clock()) > 0:
+                    try:
+                        kind, _, data = await asyncio.wait_for(self.wire.queue.get(), left)
+                    except TimeoutError:
+                        break
+                    if kind == "data":
+                        proto.receive_data(data)  # type: ignore[arg-type]
+                    else:
+                        proto.receive_eof()
+                    self._flush()
+        finally:
+            self.transport.abort() if self.transport.is_closing() else self.transport.close()
+
+
+async def run_session(
+    target: Target,
+    *,
+    subject: str | None = None,
+    run_id: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = time.perf_counter,
+) -> ProbeRun:
+    """Run the golden path once against ``target`` and return its record (revision not filled)."""
+    run_id = run_id or uuid.uuid4().hex
+    subject = subject or target.auth.subject
+    started_at = utc_now_iso()
+    token, secrets = credentials(target.auth, subject=subject, now=time.time(), environ=environ)
+    session = _Session(target, run_id=run_id, subject=subject, token=token, secrets=secrets, clock=clock)
+    decided = await session.run()
+    gp = session.gp
+    return ProbeRun(
+        run_id=run_id,
+        target=target.name,
+        url=target.public_url,
+        started_at=started_at,
+        outcome=str(gp.outcome),
+        failed_phase=gp.failed_phase,
+        tags={"environment": target.environment, **target.tags},
+        close_code=gp.close_code,
+        close_reason=gp.close_reason,
+        http_status=gp.http_status,
+        error=gp.error,
+        phases_ms=gp.phases_ms(),
+        elapsed_ms=gp.elapsed_ms(),
+        total_ms=round(decided * 1000.0, 3),
+        thread_id=session.thread_id,
+        user_id=subject,
+        events=gp.events,
+    )
+
+
+async def probe_target(target: Target, *, users: int = 1, environ: Mapping[str, str] | None = None) -> list[ProbeRun]:
+    """Run ``users`` concurrent sessions as distinct users; read the revision before and after."""
+    from probes.health import read_revision
+
+    before = await read_revision(target)
+    if users == 1:
+        runs = [await run_session(target, environ=environ)]
+    else:
+        subjects = [f"{target.auth.subject}-{i:04d}" for i in range(users)]
+        runs = list(await asyncio.gather(*(run_session(target, subject=s, environ=environ) for s in subjects)))
+        for run in runs:
+            run.tags = {**run.tags, "users": str(users)}
+    after = await read_revision(target)
+    for run in runs:
+        run.revision = before or after
+        if after and before and after != before:
+            run.revision_after = after
+    return runs

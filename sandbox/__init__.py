@@ -1,0 +1,1 @@
+"""A local stand-in for the staging backend: same wire protocol, staging's failures on demand."""

@@ -1,0 +1,85 @@
+"""``python -m sandbox``: run the stand-in staging backend until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from probes.errors import ConfigError
+from sandbox.logs import open_log
+from sandbox.scenarios import SCENARIOS, get_scenario
+from sandbox.server import Sandbox
+from sandbox.stories import BUILTIN, load_story, single
+
+SECRET_ENV = "PATHWATCH_JWT_SECRET"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sandbox", description="A local stand-in for the staging backend.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed on stderr)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--scenario", choices=sorted(SCENARIOS), default=None)
+    which.add_argument("--story", metavar="NAME_OR_FILE", help=f"built-in: {', '.join(BUILTIN)}; or a JSON/TOML file")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario setting (repeatable)")
+    p.add_argument("--time-scale", type=float, default=1.0, help="multiplies every scenario timing (0.1 = ten times faster)")
+    p.add_argument("--story-scale", type=float, default=None, help="multiplies story chapter durations (default: --time-scale)")
+    p.add_argument("--seed", type=int, default=0, help="seed for flaky and slow_thinking draws")
+    p.add_argument("--log-file", default="-", help="JSON-lines log; '-' for stdout (default)")
+    return p
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+async def _serve(sandbox: Sandbox, host: str, port: int) -> None:
+    await sandbox.start(host, port)
+    print(f"sandbox: serving ws://{host}:{sandbox.port}/ws (health: http://{host}:{sandbox.port}/health)", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await sandbox.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    secret = os.environ.get(SECRET_ENV, "")
+    try:
+        if not secret:
+            raise ConfigError(f"{SECRET_ENV} is not set: the sandbox verifies tokens with it (export a random value)")
+        if args.time_scale <= 0 or (args.story_scale is not None and args.story_scale <= 0):
+            raise ConfigError("--time-scale and --story-scale must be positive")
+        overrides = _overrides(args.set)
+        if args.story:
+            if overrides:
+                raise ConfigError("--set applies to --scenario; put settings in the story file's 'set' tables")
+            story = load_story(args.story)
+        else:
+            story = single(get_scenario(args.scenario or "healthy", overrides))
+        log = open_log(args.log_file, story.service_name)
+    except (ConfigError, OSError) as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(story, secret=secret, log=log, time_scale=args.time_scale, story_scale=args.story_scale, seed=args.seed)
+    try:
+        asyncio.run(_serve(sandbox, args.host, args.port))
+    except OSError as exc:
+        print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The schema as numbered forward migrations; ``PRAGMA user_version`` holds the version applied."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from probes.phases import PHASES
+
+#: The per-phase duration columns of ``runs``: ``ms_<phase>``.
+PHASE_COLUMNS: dict[str, str] = {p: f"ms_{p}" for p in PHASES}
+
+_PHASE_COLUMNS_SQL = ",\n    ".join(f"{c} REAL" for c in PHASE_COLUMNS.values())
+
+MIGRATIONS: list[str] = [
+    # 1: runs and their events
+    f"""
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        url TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        started_ts REAL NOT NULL,
+        environment TEXT,
+        revision TEXT,
+        revision_after TEXT,
+        outcome TEXT NOT NULL,
+        failed_phase TEXT,
+        close_code INTEGER,
+        close_reason TEXT,
+        http_status INTEGER,
+        error TEXT,
+        total_ms REAL,
+        ms_to_start_agent REAL,
+        ms_to_failure REAL,
+        {_PHASE_COLUMNS_SQL},
+        elapsed_json TEXT NOT NULL,
+        tags_json TEXT NOT NULL,
+        thread_id TEXT,
+        user_id TEXT
+    );
+    CREATE INDEX runs_by_time ON runs(started_ts);
+    CREATE INDEX runs_by_target_time ON runs(target, started_ts);
+    CREATE TABLE run_events (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        elapsed_ms REAL NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the database's version, each in its own transaction."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        from store.errors import StoreError
+
+        raise StoreError(f"database schema version {current} is newer than this Pathwatch ({SCHEMA_VERSION}); upgrade Pathwatch")
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+                conn.execute("COMMIT")
+                continue
+            for statement in MIGRATIONS[version - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION

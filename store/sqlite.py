@@ -1,0 +1,181 @@
+"""SQLite store: WAL, foreign keys, a busy timeout, each run written in one transaction.
+
+Several probe processes and a dashboard may use one file at once: writers take
+the lock up front (``BEGIN IMMEDIATE``) and wait for it rather than fail, and
+readers never block writers in WAL mode.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from probes.phases import MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
+from probes.record import EventRecord, ProbeRun
+from store.errors import StoreError, translate
+from store.schema import PHASE_COLUMNS, migrate
+
+BUSY_TIMEOUT_MS = 15_000
+#: Extra attempts when the lock is still held after the busy timeout.
+LOCK_RETRIES = 5
+
+_RUN_COLUMNS = (
+    "run_id", "target", "url", "started_at", "started_ts", "environment", "revision", "revision_after",
+    "outcome", "failed_phase", "close_code", "close_reason", "http_status", "error", "total_ms",
+    "ms_to_start_agent", "ms_to_failure", *PHASE_COLUMNS.values(), "elapsed_json", "tags_json",
+    "thread_id", "user_id",
+)
+_INSERT_RUN = f"INSERT OR IGNORE INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
+_INSERT_EVENT = "INSERT INTO run_events (run_id, seq, type, elapsed_ms, detail) VALUES (?, ?, ?, ?, ?)"
+
+
+def iso_to_ts(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _run_row(run: ProbeRun) -> tuple[Any, ...]:
+    return (
+        run.run_id, run.target, run.url, run.started_at, iso_to_ts(run.started_at), run.tags.get("environment"),
+        run.revision, run.revision_after, run.outcome, run.failed_phase, run.close_code, run.close_reason,
+        run.http_status, run.error, run.total_ms,
+        run.elapsed_ms.get(MARK_START_AGENT_SENT), run.elapsed_ms.get(MARK_FAILURE),
+        *(run.phases_ms.get(p) for p in PHASES),
+        json.dumps(run.elapsed_ms, sort_keys=True), json.dumps(run.tags, sort_keys=True),
+        run.thread_id, run.user_id,
+    )
+
+
+class Store:
+    """One SQLite file. Open with :func:`open_store`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction that waits for the lock and rolls back whole on any error."""
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == LOCK_RETRIES:
+                    raise translate(exc, self.path, doing) from exc
+                time.sleep(0.05 * (attempt + 1))
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.conn.execute("ROLLBACK")
+            raise translate(exc, self.path, doing) from exc
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def save_run(self, run: ProbeRun) -> bool:
+        """Write one run and its events atomically; False if a run with this id was already there."""
+        return self.save_runs([run]) == 1
+
+    def save_runs(self, runs: Iterable[ProbeRun]) -> int:
+        """Write runs in one transaction, skipping ids already stored; returns how many were new."""
+        added = 0
+        with self.write("save runs") as conn:
+            for run in runs:
+                cur = conn.execute(_INSERT_RUN, _run_row(run))
+                if cur.rowcount:
+                    added += 1
+                    conn.executemany(
+                        _INSERT_EVENT,
+                        [(run.run_id, i, e.type, e.elapsed_ms, e.detail) for i, e in enumerate(run.events)],
+                    )
+        return added
+
+    def count_runs(self) -> int:
+        return self._read("SELECT COUNT(*) FROM runs")[0][0]
+
+    def get_run(self, run_id: str) -> ProbeRun | None:
+        rows = self._read(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            return None
+        run = _run_from_row(rows[0])
+        run.events = [
+            EventRecord(t, ms, d)
+            for t, ms, d in self._read("SELECT type, elapsed_ms, detail FROM run_events WHERE run_id = ? ORDER BY seq", (run_id,))
+        ]
+        return run
+
+    def list_runs(self, *, since_ts: float | None = None, until_ts: float | None = None, target: str | None = None, limit: int | None = None) -> list[ProbeRun]:
+        """Runs (without events) in time order; filters are optional."""
+        where, args = [], []
+        if since_ts is not None:
+            where.append("started_ts >= ?")
+            args.append(since_ts)
+        if until_ts is not None:
+            where.append("started_ts < ?")
+            args.append(until_ts)
+        if target is not None:
+            where.append("target = ?")
+            args.append(target)
+        sql = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_ts, run_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_run_from_row(r) for r in self._read(sql, tuple(args))]
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, "read") from exc
+
+
+def _run_from_row(row: tuple[Any, ...]) -> ProbeRun:
+    d = dict(zip(_RUN_COLUMNS, row, strict=True))
+    return ProbeRun(
+        run_id=d["run_id"], target=d["target"], url=d["url"], started_at=d["started_at"], outcome=d["outcome"],
+        failed_phase=d["failed_phase"], revision=d["revision"], revision_after=d["revision_after"],
+        tags=json.loads(d["tags_json"]), close_code=d["close_code"], close_reason=d["close_reason"],
+        http_status=d["http_status"], error=d["error"],
+        phases_ms={p: d[c] for p, c in PHASE_COLUMNS.items()}, elapsed_ms=json.loads(d["elapsed_json"]),
+        total_ms=d["total_ms"], thread_id=d["thread_id"], user_id=d["user_id"],
+    )
+
+
+def open_store(path: str | Path, *, readonly: bool = False) -> Store:
+    """Open (creating and migrating if needed) the SQLite store at ``path``."""
+    p = Path(path)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        else:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(conn)
+    except sqlite3.Error as exc:
+        raise translate(exc, str(p), "open") from exc
+    except OSError as exc:
+        raise StoreError(f"store {p}: cannot create its folder ({exc.strerror})") from exc
+    return Store(conn, str(p))
