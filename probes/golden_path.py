@@ -179,6 +179,12 @@ class GoldenPath:
             what = "connection dropped without a close frame (1006)"
         self._fail(outcome, t, self.error or what)
 
+    def late_close(self, code: int | None, reason: str) -> None:
+        """A close that arrived after the outcome was decided: kept as evidence, outcome unchanged."""
+        if self.close_code is None and code is not None:
+            self.close_code = code
+            self.close_reason = redact(reason, self._secrets) if reason else reason
+
     def failed(self, outcome: Outcome, error: str, t: float) -> None:
         """A failure the runner observed at the transport (DNS, refused, TLS, probe bug)."""
         if not self.finished:

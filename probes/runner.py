@@ -179,6 +179,9 @@ class _Session:
         except socket.gaierror as exc:
             self.gp.failed(Outcome.DNS_ERROR, f"cannot resolve {host!r}: {exc.strerror}", self.now())
             return
+        except UnicodeError as exc:  # IDNA refused the name before any lookup
+            self.gp.failed(Outcome.DNS_ERROR, f"host name {host[:80]!r} is not valid: {exc}", self.now())
+            return
         if infos is None:
             return
         self.phase_started = self.now()
@@ -359,6 +362,11 @@ class _Session:
                     else:
                         proto.receive_eof()
                     self._flush()
+                    proto.events_received()
+            # The server's own close frame (not an echo of ours) is evidence worth keeping.
+            rcvd = proto.close_rcvd if proto is not None else None
+            if rcvd is not None and not (rcvd.code == 1000 and rcvd.reason == "probe done"):
+                self.gp.late_close(rcvd.code, rcvd.reason)
         finally:
             self.transport.abort() if self.transport.is_closing() else self.transport.close()
 

@@ -79,6 +79,7 @@ class Sandbox:
         #: thread id -> (user id, connection) for runs in flight; cross_talk reads it.
         self.live: dict[str, tuple[str, ServerConnection]] = {}
         self.server: Server | None = None
+        self._stopping = asyncio.Event()
         self._deploy_task: asyncio.Task[None] | None = None
 
     # -- story ----------------------------------------------------------------
@@ -121,8 +122,11 @@ class Sandbox:
         session = request.headers.get(HEADER_TEST_SESSION)
         if scenario.behaviour == "handshake_hang":
             self.log.entry("WARNING", chapter.revision, session=session, payload={"message": "upgrade request received; not answering (handshake_hang)"})
-            await asyncio.sleep(scenario.hang_s * self.time_scale)
-            return connection.respond(HTTPStatus.GATEWAY_TIMEOUT, "upstream timed out\n")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), scenario.hang_s * self.time_scale)
+            except TimeoutError:
+                return connection.respond(HTTPStatus.GATEWAY_TIMEOUT, "upstream timed out\n")
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
         token = _token_of(request)
         claims = self._verify(token) if scenario.behaviour != "auth_reject" else None
         if claims is None and scenario.behaviour != "auth_close":
@@ -295,13 +299,13 @@ class Sandbox:
         self.log.entry("INFO", c.revision, session=c.session, payload={"message": message, "connection_id": c.connection_id, **fields})
 
     # -- lifecycle ------------------------------------------------------------
-    async def start(self, host: str, port: int) -> Server:
+    async def start(self, host: str, port: int, ssl: Any = None) -> Server:
         self.started_ns = self.clock()
         self.server = await serve(
             self.handler, host, port,
             process_request=self.process_request, select_subprotocol=self.select_subprotocol,
             compression=None, open_timeout=None, ping_interval=20, close_timeout=2, max_size=1 << 16,
-            logger=_quiet_logger(),
+            logger=_quiet_logger(), ssl=ssl,
         )
         self._deploy_task = asyncio.create_task(self._announce_deploys())
         return self.server
@@ -312,6 +316,7 @@ class Sandbox:
         return self.server.sockets[0].getsockname()[1]  # type: ignore[no-any-return]
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._deploy_task:
             self._deploy_task.cancel()
         if self.server is not None:

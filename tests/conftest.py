@@ -1,0 +1,126 @@
+"""Shared fixtures: a real sandbox server on 127.0.0.1, a real SQLite file, a test secret."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import secrets
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probes.config import Target, Timeouts, target_from_url
+from sandbox.logs import CloudLog
+from sandbox.scenarios import get_scenario
+from sandbox.server import Sandbox
+from sandbox.stories import Story, single
+
+#: A fresh signing secret per test session; tests grep outputs for it.
+TEST_SECRET = "pw-test-" + secrets.token_hex(24)
+os.environ["PATHWATCH_JWT_SECRET"] = TEST_SECRET
+
+
+def poll(condition: Callable[[], Any], deadline_s: float = 10.0, every_s: float = 0.02) -> Any:
+    """Return the first truthy value of ``condition()``; fail if the deadline passes first."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"condition not met within {deadline_s} s")
+        time.sleep(every_s)
+
+
+class _MemoryLog(io.StringIO):
+    """A log stream tests can read while the server writes."""
+
+    def entries(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.getvalue().splitlines() if line.strip()]
+
+
+@dataclass
+class RunningSandbox:
+    sandbox: Sandbox
+    loop: asyncio.AbstractEventLoop
+    log: _MemoryLog
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+    def target(self, total_s: float = 10.0, **changes: Any) -> Target:
+        t = target_from_url(self.url, name="sandbox", health_url=self.health_url)
+        return replace(t, timeouts=Timeouts(total=total_s, phases=changes.pop("phases", {})), **changes)
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def truth(self, session: str) -> list[dict[str, Any]]:
+        return self.get_json(f"/truth?session={session}")["events"]
+
+
+@contextmanager
+def running_sandbox(
+    scenario: str = "healthy",
+    *,
+    overrides: dict[str, Any] | None = None,
+    story: Story | None = None,
+    time_scale: float = 0.05,
+    story_scale: float | None = None,
+    seed: int = 0,
+    secret: str = TEST_SECRET,
+) -> Iterator[RunningSandbox]:
+    """Start the real sandbox server on a free loopback port in a background thread."""
+    log = _MemoryLog()
+    story = story or single(get_scenario(scenario, overrides))
+    loop = asyncio.new_event_loop()
+    sandbox = Sandbox(story, secret=secret, log=CloudLog(log, story.service_name), time_scale=time_scale, story_scale=story_scale, seed=seed)
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(sandbox.start("127.0.0.1", 0))
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10), "sandbox did not start"
+    try:
+        yield RunningSandbox(sandbox, loop, log, sandbox.port)
+    finally:
+        asyncio.run_coroutine_threadsafe(sandbox.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture
+def sandbox_factory():  # type: ignore[no-untyped-def]
+    return running_sandbox
+
+
+@pytest.fixture
+def healthy_sandbox() -> Iterator[RunningSandbox]:
+    with running_sandbox("healthy") as sb:
+        yield sb
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "pathwatch.db"
