@@ -150,12 +150,12 @@ _AUTH_KEYS = {"mode", "secret_env", "secret_file", "token_env", "token_file", "s
 
 
 def _parse_auth(a: dict[str, Any], where: str) -> AuthConfig:
+    for secretish in ("secret", "token", "jwt", "password"):
+        if secretish in a:
+            raise ConfigError(f"{where}.{secretish}: secrets never go in the config; name an env var or a file")
     unknown = set(a) - _AUTH_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_AUTH_KEYS)}")
-    for secretish in ("secret", "token", "jwt"):
-        if secretish in a:
-            raise ConfigError(f"{where}.{secretish}: secrets never go in the config; name an env var or a file")
     mode = a.get("mode", "jwt")
     if mode not in AUTH_MODES:
         raise ConfigError(f"{where}.mode: must be one of {list(AUTH_MODES)}")

@@ -1,0 +1,85 @@
+"""Config parsing: every mistake names its field; secrets never live in the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from probes.auth import credentials, read_secret
+from probes.config import load_config, parse_config, strip_credentials, target_from_url
+from probes.errors import ConfigError, SecretError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "probes.example.toml"
+
+
+def test_example_config_ships_and_parses():
+    targets = load_config(EXAMPLE)
+    assert targets and all(t.url.startswith("wss://") or t.url.startswith("ws://") for t in targets)
+    staging = targets[0]
+    assert staging.auth.claims["iss"] == "netra-auth-service"
+    assert staging.health_url and staging.timeouts.total == 120
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "'targets' must be a non-empty array"),
+        ({"targets": [{"url": "http://x"}]}, "targets[0].url: must be a ws:// or wss:// URL"),
+        ({"targets": [{"url": "ws://x/ws", "deadlines": {"bogus": 1}}]}, "targets[0].deadlines.bogus: not a phase"),
+        ({"targets": [{"url": "ws://x/ws", "deadlines": {"welcome": -1}}]}, "targets[0].deadlines.welcome: must be a positive number"),
+        ({"targets": [{"url": "ws://x/ws", "auth": {"secret": "oops"}}]}, "targets[0].auth.secret: secrets never go in the config"),
+        ({"targets": [{"url": "ws://x/ws", "auth": {"mode": "static"}}]}, "needs token_env or token_file"),
+        ({"targets": [{"url": "ws://x/ws", "colour": "red"}]}, "targets[0]: unknown key(s) ['colour']"),
+        ({"targets": [{"url": "ws://x/ws", "name": "a"}, {"url": "ws://y/ws", "name": "a"}]}, "target names must be unique"),
+        ({"targets": [{"url": "ws://x:99999/ws"}]}, "invalid port"),
+    ],
+)
+def test_bad_config_names_the_field(data, message):  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert message in str(err.value)
+
+
+def test_invalid_toml_file_is_a_config_error(tmp_path):  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[targets]\nurl = ", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_defaults_apply_to_every_target():
+    targets = parse_config({
+        "defaults": {"timeout_s": 30, "deadlines": {"welcome": 5}, "environment": "prod"},
+        "targets": [{"url": "ws://a/ws", "name": "a"}, {"url": "ws://b/ws", "name": "b", "deadlines": {"agent_completed": 60}}],
+    })
+    assert [t.timeouts.total for t in targets] == [30, 30]
+    assert targets[1].timeouts.phases == {"welcome": 5, "agent_completed": 60}
+    assert {t.environment for t in targets} == {"prod"}
+
+
+def test_secret_from_env_or_file_and_clear_errors(tmp_path):  # type: ignore[no-untyped-def]
+    assert read_secret("X_SECRET", None, "JWT signing secret", {"X_SECRET": "abc"}) == "abc"
+    f = tmp_path / "secret"
+    f.write_text("from-file\n", encoding="utf-8")
+    assert read_secret(None, str(f), "JWT signing secret", {}) == "from-file"
+    with pytest.raises(SecretError, match="environment variable X_SECRET is not set"):
+        read_secret("X_SECRET", None, "JWT signing secret", {})
+
+
+def test_minted_jwt_has_the_protocol_claims():
+    import jwt
+
+    t = target_from_url("ws://127.0.0.1:1/ws")
+    token, secrets = credentials(t.auth, subject="u-1", now=1_700_000_000, environ={"PATHWATCH_JWT_SECRET": "s" * 32})
+    claims = jwt.decode(token, "s" * 32, algorithms=["HS256"], options={"verify_exp": False})
+    assert claims["sub"] == "u-1" and claims["exp"] - claims["iat"] == 900 and claims["jti"]
+    assert secrets == (token, "s" * 32)
+    token2, _ = credentials(t.auth, subject="u-1", now=1_700_000_000, environ={"PATHWATCH_JWT_SECRET": "s" * 32})
+    assert token2 != token  # fresh jti per run
+
+
+def test_public_url_drops_credentials_and_query():
+    assert strip_credentials("wss://user:pw@api.example.com:8443/ws?token=abc") == "wss://api.example.com:8443/ws"
