@@ -82,11 +82,16 @@ class Store:
             yield self.conn
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise translate(exc, self.path, doing) from exc
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on some errors (a full disk among them).
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def save_run(self, run: ProbeRun) -> bool:
         """Write one run and its events atomically; False if a run with this id was already there."""
