@@ -293,10 +293,10 @@ class _Session:
                 self._on_event(event, assembler, t)
                 if self.gp.finished:
                     break
-            if not self.gp.finished and proto.parser_exc is not None:
-                self.gp.invalid_frame(f"invalid frame: {proto.parser_exc}", t)
             if not self.gp.finished and kind != "data":
                 self.gp.closed(None, "", t)
+            elif not self.gp.finished and proto.parser_exc is not None:
+                self.gp.invalid_frame(f"invalid frame: {proto.parser_exc}", t)
             if self.gp.phase != phase:
                 self.phase_started = t
             if self.gp.wants_start_agent:
