@@ -41,6 +41,8 @@ from sandbox.logs import ORCHESTRATOR_TRACEBACK, CloudLog
 from sandbox.scenarios import Scenario
 from sandbox.stories import Chapter, Story
 
+#: Upgrade headers the backend logs (never Authorization).
+_LOGGED_HEADERS = ("User-Agent", "X-Test-Type", "X-Test-Environment", "X-Test-Session")
 #: Sessions whose ground truth is kept (oldest dropped first).
 MAX_TRUTH_SESSIONS = 20_000
 
@@ -60,6 +62,7 @@ class _Conn:
     session: str | None
     seq: int
     rng: random.Random
+    headers: dict[str, str] = field(default_factory=dict)
     thread_id: str | None = None
     truth: list[dict[str, Any]] = field(default_factory=list)
 
@@ -138,6 +141,7 @@ class Sandbox:
             connection_id=uuid.uuid4().hex[:12], revision=chapter.revision, scenario=scenario,
             user_id=str((claims or {}).get("sub", "anonymous")), session=session, seq=self.connections,
             rng=random.Random(f"{self.seed}:{self.connections}"),
+            headers={k: request.headers.get(k, "") for k in _LOGGED_HEADERS},
         )
         return None
 
@@ -162,7 +166,7 @@ class Sandbox:
     # -- WebSocket side -------------------------------------------------------
     async def handler(self, ws: ServerConnection) -> None:
         c: _Conn = ws.pathwatch  # type: ignore[attr-defined]
-        self._info(c, "WebSocket connection accepted", event="connect", user_id=c.user_id)
+        self._info(c, "WebSocket connection accepted", event="connect", user_id=c.user_id, headers=c.headers)
         tasks: list[asyncio.Task[None]] = []
         try:
             if c.scenario.behaviour == "auth_close":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from dataclasses import replace
 
@@ -171,3 +172,26 @@ def test_many_users_detect_cross_talk_between_real_sessions():  # type: ignore[n
     with running_sandbox("cross_talk", time_scale=SCALE) as sb:
         runs = asyncio.run(probe_target(sb.target(), users=10))
     assert all(r.outcome == "isolation_breach" for r in runs)
+
+
+def test_upgrade_carries_the_synthetic_traffic_headers():
+    with running_sandbox("healthy", time_scale=SCALE) as sb:
+        t = replace(sb.target(), environment="staging-eu", headers={"X-Extra": "1"})
+        run = _run(t)
+        connect = next(e for e in sb.log.entries() if e.get("jsonPayload", {}).get("event") == "connect")
+    h = connect["jsonPayload"]["headers"]
+    assert h["X-Test-Type"] == "E2E" and h["X-Test-Environment"] == "staging-eu" and h["X-Test-Session"] == run.run_id
+    assert h["User-Agent"].startswith("pathwatch/")
+    assert "Authorization" not in json.dumps(connect)
+
+
+def test_static_token_from_an_env_var_or_a_file(tmp_path):  # type: ignore[no-untyped-def]
+    from probes.auth import AuthConfig, mint_jwt
+
+    tok = mint_jwt(TEST_SECRET, subject="static-user", now=__import__("time").time())
+    (tmp_path / "tok").write_text(tok + "\n", encoding="utf-8")
+    with running_sandbox("healthy", time_scale=SCALE) as sb:
+        by_env = asyncio.run(run_session(replace(sb.target(), auth=AuthConfig(mode="static", token_env="STATIC_TOK", subject="static-user")), environ={"STATIC_TOK": tok}))
+        by_file = _run(replace(sb.target(), auth=AuthConfig(mode="static", token_file=str(tmp_path / "tok"), subject="static-user")))
+    assert by_env.ok and by_file.ok
+    assert tok not in json.dumps(by_env.to_dict())
