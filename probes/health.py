@@ -22,13 +22,11 @@ def revision_from_health(body: Any, field: str) -> str | None:
 
 
 def _fetch(url: str, insecure: bool) -> bytes:
-    import ssl
     import urllib.request
 
-    ctx = ssl.create_default_context()
-    if insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+    from probes.tls import client_context
+
+    ctx = client_context(insecure) if url.startswith("https://") else None
     req = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "pathwatch"})
     with urllib.request.urlopen(req, timeout=HEALTH_TIMEOUT_S, context=ctx) as resp:
         return resp.read(1 << 16)

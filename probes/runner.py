@@ -51,6 +51,7 @@ from probes.protocol import (
 )
 from probes.record import ProbeRun
 from probes.redact import redact
+from probes.tls import client_context
 
 USER_AGENT = f"pathwatch/{__version__}"
 #: Largest message the probe accepts; a bigger one is a protocol error, not a memory problem.
@@ -193,12 +194,7 @@ class _Session:
         self.phase_started = self.now()
         self.gp.connected(self.phase_started)
 
-        ctx = None
-        if self.target.secure:
-            ctx = ssl.create_default_context()
-            if self.target.insecure_skip_tls_verify:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
+        ctx = client_context(self.target.insecure_skip_tls_verify) if self.target.secure else None
         wire = _Wire(self.clock)
         try:
             made = await self._step(

@@ -49,6 +49,40 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID;
     """,
+    # 2: incidents, their five whys (with an edit history) and manual deploy entries
+    """
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        start_ts REAL NOT NULL,
+        end_ts REAL,
+        doc_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX incidents_by_start ON incidents(start_ts);
+    CREATE TABLE five_whys (
+        incident_id TEXT PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,
+        doc_json TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE annotation_history (
+        incident_id TEXT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        who TEXT NOT NULL,
+        at TEXT NOT NULL,
+        what TEXT NOT NULL,
+        PRIMARY KEY (incident_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE deploys (
+        revision TEXT NOT NULL,
+        at_ts REAL NOT NULL,
+        source TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (revision, at_ts)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

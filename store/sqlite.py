@@ -127,6 +127,16 @@ class Store:
 
     def list_runs(self, *, since_ts: float | None = None, until_ts: float | None = None, target: str | None = None, limit: int | None = None) -> list[ProbeRun]:
         """Runs (without events) in time order; filters are optional."""
+        rows = self.run_rows(_RUN_COLUMNS, since_ts=since_ts, until_ts=until_ts, targets=(target,) if target else (), limit=limit)
+        return [_run_from_row(r) for r in rows]
+
+    def run_rows(
+        self, columns: tuple[str, ...], *, since_ts: float | None = None, until_ts: float | None = None, targets: tuple[str, ...] = (), limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Rows of the named run columns in time order: the input of ``analysis.frame.runs_frame``."""
+        bad = [c for c in columns if c not in _RUN_COLUMNS]
+        if bad:
+            raise StoreError(f"store {self.path}: unknown run column(s) {bad}")
         where, args = [], []
         if since_ts is not None:
             where.append("started_ts >= ?")
@@ -134,16 +144,12 @@ class Store:
         if until_ts is not None:
             where.append("started_ts < ?")
             args.append(until_ts)
-        if target is not None:
-            where.append("target = ?")
-            args.append(target)
-        sql = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_ts, run_id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [_run_from_row(r) for r in self._read(sql, tuple(args))]
+        if targets:
+            where.append(f"target IN ({', '.join('?' * len(targets))})")
+            args.extend(targets)
+        sql = f"SELECT {', '.join(columns)} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY started_ts, run_id" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return self._read(sql, tuple(args))
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:

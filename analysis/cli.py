@@ -1,0 +1,89 @@
+"""``python -m analysis``: offline reports and incident detection over the store.
+
+Exit codes: 0 success, 1 the golden path is failing (report: an open incident),
+2 usage or config error, 3 Pathwatch itself broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from analysis import five_whys, incidents
+from analysis.frame import COLUMNS, runs_frame
+from analysis.report import ReportConfig, build, iso, parse_duration, to_text
+from probes.cli import _Parser
+from probes.errors import ConfigError, PathwatchError
+from store import incidents as store_incidents
+from store import resolve_db_path
+from store.sqlite import open_store
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m analysis", description="Pathwatch analysis over the run store.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("report", help="summary of the runs: success, latency, signatures, incidents, deploys, SLO, impact")
+    r.add_argument("--db", metavar="PATH")
+    r.add_argument("--since", metavar="DURATION", help="only runs this recent (e.g. 24h, 7d)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    inc = sub.add_parser("incidents", help="incident commands")
+    isub = inc.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    d = isub.add_parser("detect", help="detect incidents in the store and save them (idempotent)")
+    d.add_argument("--db", metavar="PATH")
+    d.add_argument("--json", action="store_true")
+    ls = isub.add_parser("list", help="list stored incidents")
+    ls.add_argument("--db", metavar="PATH")
+    ls.add_argument("--json", action="store_true")
+    fw = sub.add_parser("five-whys", help="export an incident's five whys as Markdown")
+    fw.add_argument("--incident", required=True)
+    fw.add_argument("--db", metavar="PATH")
+    return p
+
+
+def _frame(store, since_s: float | None, now: float):  # type: ignore[no-untyped-def]
+    rows = store.run_rows(COLUMNS, since_ts=None if since_s is None else now - since_s)
+    return runs_frame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    now = time.time()
+    try:
+        since_s = parse_duration(args.since) if getattr(args, "since", None) else None
+        with open_store(resolve_db_path(args.db)) as store:
+            if args.command == "report":
+                report = build(_frame(store, since_s, now), now=now, since_s=since_s, config=ReportConfig(),
+                               stored_incidents=store_incidents.list_incidents(store), manual_deploys=store_incidents.list_deploys(store))
+                print(json.dumps(report, default=str) if args.json else to_text(report), end="\n" if args.json else "")
+                return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
+            if args.command == "incidents" and args.action == "detect":
+                found = incidents.detect(_frame(store, None, now))
+                added, changed = store_incidents.upsert_incidents(store, [i.to_dict() for i in found], iso(now) or "")
+                summary = {"incidents": len(found), "added": added, "changed": changed, "open": sum(i.open for i in found)}
+                print(json.dumps(summary) if args.json else f"{len(found)} incidents ({added} new, {changed} updated, {summary['open']} open)")
+                return 0
+            if args.command == "incidents" and args.action == "list":
+                stored = store_incidents.list_incidents(store)
+                if args.json:
+                    print(json.dumps(stored))
+                else:
+                    for i in stored:
+                        print(f"{i['id']}  {i['status']:<8} {iso(i['start_ts'])}  {i['signature']}")
+                return 0
+            if args.command == "five-whys":
+                inc = store_incidents.get_incident(store, args.incident)
+                if inc is None:
+                    raise ConfigError(f"--incident {args.incident!r}: no such incident (run `python -m analysis incidents detect`)")
+                doc = store_incidents.load_five_whys(store, args.incident)
+                fw = five_whys.FiveWhys.from_dict(doc) if doc else five_whys.FiveWhys(args.incident)
+                print(five_whys.to_markdown(fw, inc.get("title", "")), end="")
+                return 0
+    except ConfigError as exc:
+        print(f"pathwatch: config error: {exc}", file=sys.stderr)
+        return 2
+    except PathwatchError as exc:
+        print(f"pathwatch: {exc}", file=sys.stderr)
+        return 3
+    return 2

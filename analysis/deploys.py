@@ -1,0 +1,132 @@
+"""Deploys: the revision timeline, per-revision statistics, and a verdict on every revision change.
+
+A fix is ``fixed`` only if the golden path completes after it, not merely if the
+old error stopped: when 1011 gives way to silence, the verdict is
+``failure_mode_changed``, the trap of the motivating incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.stats import fisher_exact, wilson
+
+VERDICTS = ("fixed", "not_fixed", "failure_mode_changed", "regressed", "insufficient_data")
+
+
+@dataclass(frozen=True)
+class RevisionStats:
+    revision: str
+    runs: int
+    successes: int
+    success_rate: float | None
+    success_low: float | None
+    success_high: float | None
+    first_seen: float
+    last_seen: float
+    dominant_outcome: str
+    dominant_failure_mode: str | None
+
+
+@dataclass(frozen=True)
+class FixRule:
+    alpha: float = 0.05
+    min_runs: int = 10
+    #: The golden path "completes" after a change when at least this share of runs succeed.
+    healthy_rate: float = 0.95
+    #: The old failure mode counts as gone when under this share of the new failures.
+    vanished_share: float = 0.10
+
+
+@dataclass(frozen=True)
+class FixValidation:
+    from_revision: str
+    to_revision: str
+    at: float
+    verdict: str
+    p_value: float | None
+    before: dict[str, object]
+    after: dict[str, object]
+    reason: str
+
+
+def failure_mode(row_outcome: str, phase: object, code: object) -> str:
+    """What 'the same failure' means across a deploy: outcome, phase and close code."""
+    p = "-" if phase is None or pd.isna(phase) else str(phase)
+    c = "-" if code is None or pd.isna(code) else str(int(code))  # type: ignore[call-overload]
+    return f"{row_outcome}/{p}/{c}"
+
+
+def _modes(df: pd.DataFrame) -> pd.Series:
+    failed = df[~df["ok"]]
+    return pd.Series([failure_mode(o, p, c) for o, p, c in zip(failed["outcome"], failed["failed_phase"], failed["close_code"], strict=True)], dtype="object")
+
+
+def revision_stats(df: pd.DataFrame, manual: Iterable[tuple[str, float]] = ()) -> list[RevisionStats]:
+    """One entry per revision in order of first appearance (manual deploy entries may move it earlier)."""
+    first_manual = {}
+    for rev, ts in manual:
+        first_manual[rev] = min(ts, first_manual.get(rev, ts))
+    known = df[df["revision"].notna()]
+    out = []
+    for rev, g in known.groupby("revision", sort=False):
+        modes = _modes(g)
+        rate = wilson(int(g["ok"].sum()), len(g))
+        first = float(g["started_ts"].min())
+        out.append(RevisionStats(
+            revision=str(rev), runs=len(g), successes=rate.successes, success_rate=rate.value, success_low=rate.low,
+            success_high=rate.high, first_seen=min(first, first_manual.get(str(rev), first)), last_seen=float(g["started_ts"].max()),
+            dominant_outcome=str(g["outcome"].mode().iloc[0]), dominant_failure_mode=str(modes.mode().iloc[0]) if len(modes) else None,
+        ))
+    for rev, ts in first_manual.items():
+        if rev not in {r.revision for r in out}:
+            out.append(RevisionStats(rev, 0, 0, None, None, None, ts, ts, "none", None))
+    return sorted(out, key=lambda r: r.first_seen)
+
+
+def validate(before: pd.DataFrame, after: pd.DataFrame, rule: FixRule = FixRule()) -> tuple[str, float | None, str]:
+    """(verdict, p-value, reason) for a change from the runs of one revision to the next."""
+    nb, na = len(before), len(after)
+    fb, fa = int((~before["ok"]).sum()), int((~after["ok"]).sum())
+    if nb < rule.min_runs or na < rule.min_runs:
+        return "insufficient_data", None, f"need {rule.min_runs} runs on each side, have {nb} before and {na} after"
+    p = fisher_exact(fb, nb - fb, fa, na - fa)
+    rate_b, rate_a = fb / nb, fa / na
+    success_a, success_b = 1 - rate_a, 1 - rate_b
+    if rate_a > rate_b and p < rule.alpha:
+        return "regressed", p, f"failures rose from {rate_b:.0%} to {rate_a:.0%} (Fisher p={p:.2g})"
+    if success_a >= rule.healthy_rate:
+        if success_b >= rule.healthy_rate:
+            return "fixed", p, f"the golden path completes before and after ({success_b:.0%} -> {success_a:.0%}); nothing was broken"
+        return "fixed", p, f"the golden path completes again: {success_a:.0%} of {na} runs succeed (was {success_b:.0%}, Fisher p={p:.2g})"
+    if success_b >= rule.healthy_rate:
+        return "insufficient_data", p, f"failures rose from {rate_b:.0%} to {rate_a:.0%} but not significantly (Fisher p={p:.2g})"
+    modes_b, modes_a = _modes(before), _modes(after)
+    old = str(modes_b.mode().iloc[0])
+    share_after = float((modes_a == old).mean()) if len(modes_a) else 0.0
+    if share_after < rule.vanished_share:
+        new = str(modes_a.mode().iloc[0]) if len(modes_a) else "none"
+        return "failure_mode_changed", p, (
+            f"{old} vanished but the golden path still does not complete: {success_a:.0%} succeed; failures are now {new}"
+        )
+    return "not_fixed", p, f"{old} is still {share_after:.0%} of failures; {success_a:.0%} of runs succeed"
+
+
+def fix_validations(df: pd.DataFrame, rule: FixRule = FixRule()) -> list[FixValidation]:
+    """A verdict for every change from one revision to the next, in time order."""
+    revs = revision_stats(df)
+    out = []
+    for prev, nxt in zip(revs, revs[1:], strict=False):
+        before = df[df["revision"] == prev.revision]
+        after = df[df["revision"] == nxt.revision]
+        verdict, p, reason = validate(before, after, rule)
+        out.append(FixValidation(
+            from_revision=prev.revision, to_revision=nxt.revision, at=nxt.first_seen, verdict=verdict, p_value=p,
+            before={"runs": prev.runs, "failures": prev.runs - prev.successes, "success_rate": prev.success_rate, "dominant_failure_mode": prev.dominant_failure_mode},
+            after={"runs": nxt.runs, "failures": nxt.runs - nxt.successes, "success_rate": nxt.success_rate, "dominant_failure_mode": nxt.dominant_failure_mode},
+            reason=reason,
+        ))
+    return out

@@ -1,0 +1,37 @@
+"""Failures: success rate with its interval, counts by outcome, close code and phase, time to failure."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.stats import Rate, percentiles, wilson
+
+
+def success_rate(df: pd.DataFrame) -> Rate:
+    return wilson(int(df["ok"].sum()), len(df))
+
+
+def counts(df: pd.DataFrame, column: str) -> dict[str, int]:
+    """Counts of failed runs by ``column`` (outcome, close_code, failed_phase), largest first."""
+    failed = df[~df["ok"]]
+    series = failed[column].astype("string").fillna("none").value_counts()
+    return {str(k): int(v) for k, v in series.items()}
+
+
+def outcome_counts(df: pd.DataFrame) -> dict[str, int]:
+    """Every outcome, successes included."""
+    return {str(k): int(v) for k, v in df["outcome"].value_counts().items()}
+
+
+def time_to_failure(df: pd.DataFrame) -> dict[str, float | int | None]:
+    """Percentiles (ms) of the time from start_agent to the failure, for failures after start_agent."""
+    values = df.loc[~df["ok"], "ms_after_start_agent"].dropna().to_numpy()
+    return {**percentiles(values), "count": int(values.size)}
+
+
+def over_time(df: pd.DataFrame, bucket_s: float, column: str = "outcome") -> pd.DataFrame:
+    """Runs per time bucket and ``column`` value (wide: one column per value)."""
+    bucket = (df["started_ts"] // bucket_s) * bucket_s
+    table = df.assign(bucket=bucket).pivot_table(index="bucket", columns=column, values="run_id", aggfunc="count", fill_value=0)
+    table.columns = [str(c) for c in table.columns]
+    return table.reset_index()

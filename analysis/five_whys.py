@@ -1,0 +1,170 @@
+"""Five whys for an incident: why/because pairs with evidence, a root cause, countermeasures, an edit history.
+
+Drafted whys come from the evidence and stay marked as drafts until a person
+accepts them. Text people write is data: the Markdown export escapes it so no
+HTML, script or ``javascript:`` link in an annotation ever runs anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from probes.errors import PathwatchError
+
+EVIDENCE_KINDS = ("run", "signature", "log", "revision", "link")
+COUNTERMEASURE_STATUSES = ("open", "in_progress", "done")
+MAX_TEXT = 4000
+
+
+class AnnotationError(PathwatchError):
+    """An annotation that cannot be saved; the message names the field."""
+
+
+@dataclass
+class Evidence:
+    kind: str
+    ref: str
+    note: str = ""
+
+
+@dataclass
+class Why:
+    question: str
+    answer: str
+    evidence: list[Evidence] = field(default_factory=list)
+    draft: bool = False
+
+
+@dataclass
+class Countermeasure:
+    action: str
+    owner: str = ""
+    due: str | None = None
+    tracking_link: str | None = None
+    status: str = "open"
+
+
+@dataclass
+class FiveWhys:
+    incident_id: str
+    whys: list[Why] = field(default_factory=list)
+    root_cause: str = ""
+    countermeasures: list[Countermeasure] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FiveWhys:
+        return cls(
+            incident_id=d["incident_id"],
+            whys=[Why(w["question"], w["answer"], [Evidence(**e) for e in w.get("evidence", [])], bool(w.get("draft"))) for w in d.get("whys", [])],
+            root_cause=d.get("root_cause", ""),
+            countermeasures=[Countermeasure(**c) for c in d.get("countermeasures", [])],
+        )
+
+
+def validate(fw: FiveWhys) -> None:
+    """Raise :class:`AnnotationError` naming the first field that is wrong."""
+    def text(value: Any, where: str, required: bool = False) -> None:
+        if not isinstance(value, str):
+            raise AnnotationError(f"{where}: must be text")
+        if required and not value.strip():
+            raise AnnotationError(f"{where}: must not be empty")
+        if len(value) > MAX_TEXT:
+            raise AnnotationError(f"{where}: longer than {MAX_TEXT} characters")
+
+    for i, w in enumerate(fw.whys):
+        text(w.question, f"whys[{i}].question", required=True)
+        text(w.answer, f"whys[{i}].answer")
+        for j, e in enumerate(w.evidence):
+            if e.kind not in EVIDENCE_KINDS:
+                raise AnnotationError(f"whys[{i}].evidence[{j}].kind: must be one of {list(EVIDENCE_KINDS)}")
+            text(e.ref, f"whys[{i}].evidence[{j}].ref", required=True)
+            if e.kind == "link" and not re.match(r"https?://", e.ref):
+                raise AnnotationError(f"whys[{i}].evidence[{j}].ref: links must start with http:// or https://")
+    text(fw.root_cause, "root_cause")
+    for i, c in enumerate(fw.countermeasures):
+        text(c.action, f"countermeasures[{i}].action", required=True)
+        if c.status not in COUNTERMEASURE_STATUSES:
+            raise AnnotationError(f"countermeasures[{i}].status: must be one of {list(COUNTERMEASURE_STATUSES)}")
+        if c.due and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", c.due):
+            raise AnnotationError(f"countermeasures[{i}].due: use YYYY-MM-DD")
+        if c.tracking_link and not re.match(r"https?://", c.tracking_link):
+            raise AnnotationError(f"countermeasures[{i}].tracking_link: must start with http:// or https://")
+
+
+def draft_whys(incident: dict[str, Any], signatures: Sequence[dict[str, Any]], fix_validations: Sequence[dict[str, Any]] = ()) -> list[Why]:
+    """First whys drafted from the evidence; every one is a draft until a person accepts it."""
+    whys = []
+    failed, total = int(incident.get("failed_runs") or 0), int(incident.get("total_runs") or 0)
+    revs = list(incident.get("revisions") or [])
+    since = f" since {revs[0]}" if revs else ""
+    share = f"{failed / total:.0%}" if total else "all"
+    top = signatures[0] if signatures else None
+    whys.append(Why(
+        "Why did users get no answer from the agent?",
+        f"Because {share} of runs{since} failed: {top['description'] if top else incident.get('failure_mode', '')}.",
+        [Evidence("signature", str(top["key"]) if top else str(incident.get("failure_mode"))), *[Evidence("run", r) for r in list(incident.get("evidence_runs") or [])[:3]]],
+        draft=True,
+    ))
+    if top and top.get("server_signature"):
+        whys.append(Why(
+            f"Why did the server fail in {top.get('failed_phase')}?",
+            f"Because the backend raised {top['server_signature']}.",
+            [Evidence("log", str(top["server_signature"]))],
+            draft=True,
+        ))
+    if revs:
+        whys.append(Why(
+            f"Why did it start at {revs[0]}?",
+            f"Because the failures began with revision {revs[0]}; compare it with the revision before.",
+            [Evidence("revision", revs[0])],
+            draft=True,
+        ))
+    changed = [v for v in fix_validations if v.get("verdict") == "failure_mode_changed"]
+    if changed:
+        v = changed[0]
+        whys.append(Why(
+            f"Why did the fix in {v['to_revision']} not restore the golden path?",
+            f"Because it only changed the failure: {v['reason']}.",
+            [Evidence("revision", str(v["to_revision"]))],
+            draft=True,
+        ))
+    return whys
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+
+
+def escape(text: str) -> str:
+    """Text safe to embed in Markdown: HTML entities and Markdown punctuation are neutralised."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _safe_link(url: str | None) -> str:
+    if url and re.match(r"https?://[^\s<>()\[\]]+$", url):
+        return f"<{url}>"
+    return escape(url or "")
+
+
+def to_markdown(fw: FiveWhys, title: str = "") -> str:
+    lines = [f"## Five whys: {escape(title or fw.incident_id)}", ""]
+    for i, w in enumerate(fw.whys, 1):
+        mark = " *(draft)*" if w.draft else ""
+        lines.append(f"{i}. **{escape(w.question)}**{mark}  ")
+        lines.append(f"   {escape(w.answer)}")
+        for e in w.evidence:
+            ref = _safe_link(e.ref) if e.kind == "link" else f"`{e.ref.replace('`', '')}`"
+            lines.append(f"   - {e.kind}: {ref}" + (f" ({escape(e.note)})" if e.note else ""))
+    lines += ["", f"**Root cause:** {escape(fw.root_cause) or '_not yet agreed_'}", ""]
+    if fw.countermeasures:
+        lines += ["| action | owner | due | status | tracking |", "| --- | --- | --- | --- | --- |"]
+        for c in fw.countermeasures:
+            lines.append(f"| {escape(c.action)} | {escape(c.owner)} | {c.due or ''} | {c.status} | {_safe_link(c.tracking_link)} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""Business impact in plain numbers, each with the formula that produced it.
+
+Downtime is measured, not assumed: each run stands for the time until its
+target's next run (capped at ``max_gap_s``: a longer silence is missing data,
+not downtime), a failed run's time counts as down, and the targets' downtimes
+are averaged, so three regions seeing one outage count it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MONTH_MINUTES = 30 * 24 * 60
+
+
+@dataclass(frozen=True)
+class ImpactConfig:
+    #: Monthly recurring revenue that depends on the golden path (the incident log's figure).
+    monthly_revenue: float = 120_000.0
+    active_users: int = 2_000
+    currency: str = "$"
+    #: Longest time one run may stand for.
+    max_gap_s: float = 900.0
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    formula: str
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Impact:
+    downtime_minutes: Figure
+    revenue_at_risk: Figure
+    users_at_risk: Figure
+    failing_share: float
+    observed_minutes: float
+
+    def figures(self) -> list[Figure]:
+        return [self.downtime_minutes, self.revenue_at_risk, self.users_at_risk]
+
+    def to_dict(self) -> dict[str, object]:
+        return {f.name: f.to_dict() for f in self.figures()} | {"failing_share": self.failing_share, "observed_minutes": self.observed_minutes}
+
+
+def _weights(df: pd.DataFrame, max_gap_s: float) -> np.ndarray:
+    """Seconds each run stands for: the gap to its target's next run, capped; the last run gets the median gap."""
+    w = np.zeros(len(df))
+    for idx in df.groupby("target", sort=False).indices.values():
+        ts = df["started_ts"].to_numpy()[idx]
+        order = np.argsort(ts, kind="stable")
+        gaps = np.diff(ts[order])
+        last = float(np.median(gaps)) if gaps.size else 0.0
+        w[idx[order]] = np.minimum(np.append(gaps, last), max_gap_s)
+    return w
+
+
+def impact(df: pd.DataFrame, config: ImpactConfig = ImpactConfig()) -> Impact:
+    """Impact of the failures in ``df`` (pass the runs of a period or of one incident)."""
+    targets = max(1, df["target"].nunique()) if not df.empty else 1
+    weights = _weights(df, config.max_gap_s) if not df.empty else np.zeros(0)
+    failed = ~df["ok"].to_numpy(dtype=bool) if not df.empty else np.zeros(0, dtype=bool)
+    observed_min = float(weights.sum()) / 60.0 / targets
+    downtime = float(weights[failed].sum()) / 60.0 / targets
+    share = downtime / observed_min if observed_min else 0.0
+    revenue = config.monthly_revenue * downtime / MONTH_MINUTES
+    users = config.active_users * share
+    c = config.currency
+    return Impact(
+        downtime_minutes=Figure("downtime_minutes", round(downtime, 2), "min",
+                                f"time covered by failed runs (each run stands for the gap to its target's next run, at most "
+                                f"{config.max_gap_s / 60:g} min), averaged over {targets} target(s) = {downtime:.2f} min of {observed_min:.2f} min observed"),
+        revenue_at_risk=Figure("revenue_at_risk", round(revenue, 2), c,
+                               f"{c}{config.monthly_revenue:,.0f} monthly revenue x {downtime:.2f} min down / {MONTH_MINUTES:,} min in a month = {c}{revenue:,.2f}"),
+        users_at_risk=Figure("users_at_risk", round(users), "users",
+                             f"{config.active_users:,} active users x {share:.0%} of the observed time down = {users:,.0f}"),
+        failing_share=share,
+        observed_minutes=observed_min,
+    )
+
+
+def human_duration(minutes: float) -> str:
+    if minutes < 1:
+        return f"{minutes * 60:.0f} s"
+    h, m = divmod(int(round(minutes)), 60)
+    return f"{h} h {m} min" if h else f"{m} min"
+
+
+def plain_sentence(imp: Impact, period: str) -> str:
+    """The manager's first line: how long the path was down and what revenue was at risk."""
+    minutes = imp.downtime_minutes.value
+    if minutes <= 0:
+        return f"The agent chat path had no measured downtime {period}."
+    return (f"The agent chat path was down {human_duration(minutes)} {period}; about {imp.revenue_at_risk.unit}{imp.revenue_at_risk.value:,.0f} "
+            f"of monthly revenue was at risk and about {imp.users_at_risk.value:,.0f} users could not get an answer.")

@@ -1,0 +1,155 @@
+"""Incidents: opened when a target fails K runs in a row, resolved after M clean runs.
+
+Detection is a pure function of the runs, so running it twice gives the same
+incidents with the same ids (idempotent); the store upserts them by id.
+Overlapping episodes on several targets with the same failure mode are one
+incident (three regions seeing the same crash is one outage, not three).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from analysis.deploys import failure_mode
+from analysis.signatures import group_failures, sentence
+
+
+@dataclass(frozen=True)
+class IncidentRule:
+    open_after: int = 3
+    close_after: int = 3
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    start_ts: float
+    end_ts: float | None
+    targets: tuple[str, ...]
+    revisions: tuple[str, ...]
+    failure_mode: str
+    signature: str
+    failed_runs: int
+    total_runs: int
+    evidence_runs: tuple[str, ...]
+    kind: str = "detected"
+    title: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.end_ts is None
+
+    def to_dict(self) -> dict[str, object]:
+        d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if k != "extra"}
+        d["status"] = "open" if self.open else "resolved"
+        return d
+
+
+@dataclass
+class _Episode:
+    target: str
+    start_ts: float
+    end_ts: float | None
+    run_ids: list[str]
+    failed_ids: list[str]
+
+
+def incident_id(first_failed_run_id: str) -> str:
+    return "INC-" + hashlib.sha1(first_failed_run_id.encode()).hexdigest()[:8]
+
+
+def _episodes(df: pd.DataFrame, rule: IncidentRule) -> list[_Episode]:
+    out: list[_Episode] = []
+    for target, g in df.groupby("target", sort=False):
+        streak: list[tuple[str, float]] = []
+        clean = 0
+        current: _Episode | None = None
+        for run_id, ts, ok in zip(g["run_id"], g["started_ts"], g["ok"], strict=True):
+            if current is None:
+                if ok:
+                    streak = []
+                    continue
+                streak.append((run_id, ts))
+                if len(streak) >= rule.open_after:
+                    ids = [r for r, _ in streak]
+                    current = _Episode(str(target), streak[0][1], None, list(ids), list(ids))
+                    streak = []
+                continue
+            current.run_ids.append(run_id)
+            if ok:
+                clean += 1
+                if clean == 1:
+                    recovered_at = ts
+                if clean >= rule.close_after:
+                    current.end_ts = recovered_at
+                    out.append(current)
+                    current, clean = None, 0
+            else:
+                clean = 0
+                current.failed_ids.append(run_id)
+        if current is not None:
+            out.append(current)
+    return out
+
+
+def detect(df: pd.DataFrame, rule: IncidentRule = IncidentRule()) -> list[Incident]:
+    """Every incident in the runs of ``df`` (sorted by time), oldest first."""
+    episodes = _episodes(df, rule)
+    by_id = df.set_index("run_id")
+    described = []
+    for ep in episodes:
+        failed = by_id.loc[ep.failed_ids]
+        modes = [failure_mode(o, p, c) for o, p, c in zip(failed["outcome"], failed["failed_phase"], failed["close_code"], strict=True)]
+        described.append((ep, pd.Series(modes).mode().iloc[0]))
+    described.sort(key=lambda x: x[0].start_ts)
+    groups: list[list[tuple[_Episode, str]]] = []
+    for ep, mode in described:
+        for group in groups:
+            if group[0][1] == mode and any(_overlap(ep, other) for other, _ in group):
+                group.append((ep, mode))
+                break
+        else:
+            groups.append([(ep, mode)])
+    return [_incident(group, df) for group in groups]
+
+
+def _overlap(a: _Episode, b: _Episode) -> bool:
+    a_end = float("inf") if a.end_ts is None else a.end_ts
+    b_end = float("inf") if b.end_ts is None else b.end_ts
+    return a.start_ts <= b_end and b.start_ts <= a_end
+
+
+def _incident(group: list[tuple[_Episode, str]], df: pd.DataFrame) -> Incident:
+    eps = [ep for ep, _ in group]
+    first = min(eps, key=lambda e: e.start_ts)
+    ends = [e.end_ts for e in eps]
+    failed_ids = [r for e in eps for r in e.failed_ids]
+    runs = df[df["run_id"].isin({r for e in eps for r in e.run_ids})]
+    failed = runs[runs["run_id"].isin(set(failed_ids))]
+    sigs = group_failures(failed)
+    return Incident(
+        id=incident_id(first.failed_ids[0]),
+        start_ts=first.start_ts,
+        end_ts=None if any(e is None for e in ends) else max(e for e in ends if e is not None),
+        targets=tuple(sorted({e.target for e in eps})),
+        revisions=tuple(dict.fromkeys(str(r) for r in failed["revision"].dropna())),
+        failure_mode=group[0][1],
+        signature=sentence(sigs[0]) if sigs else group[0][1],
+        failed_runs=len(failed_ids),
+        total_runs=len(runs),
+        evidence_runs=tuple(failed_ids[:5] + failed_ids[-5:] if len(failed_ids) > 10 else failed_ids),
+        title=f"Golden path failing: {sigs[0].description}" if sigs else "Golden path failing",
+    )
+
+
+def manual(incident_id_: str, title: str, start_ts: float, end_ts: float | None, targets: tuple[str, ...] = ()) -> Incident:
+    """An incident declared by a person (no detection behind it)."""
+    return Incident(incident_id_, start_ts, end_ts, targets, (), "manual", title, 0, 0, (), kind="manual", title=title)
+
+
+def with_end(incident: Incident, end_ts: float | None) -> Incident:
+    return replace(incident, end_ts=end_ts)

@@ -1,0 +1,115 @@
+"""The summary report: every answer the CLI and the pages show, as one plain dict."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from analysis import deploys, failures, impact, incidents, latency, signatures, slo
+from probes.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '30m', '24h', '7d', '2w' -> seconds."""
+    m = _DURATION.match(text or "")
+    if not m:
+        raise ConfigError(f"duration {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    slo: slo.SLOConfig = field(default_factory=slo.SLOConfig)
+    impact: impact.ImpactConfig = field(default_factory=impact.ImpactConfig)
+    incidents: incidents.IncidentRule = field(default_factory=incidents.IncidentRule)
+    fix: deploys.FixRule = field(default_factory=deploys.FixRule)
+
+
+def incident_summary(inc: incidents.Incident, df: pd.DataFrame, config: ReportConfig) -> dict[str, Any]:
+    """An incident with its impact, computed on the runs of its window and targets."""
+    end = inc.end_ts if inc.end_ts is not None else float("inf")
+    runs = df[(df["started_ts"] >= inc.start_ts) & (df["started_ts"] <= end) & df["target"].isin(inc.targets or df["target"].unique())]
+    d = inc.to_dict()
+    d.update(start=iso(inc.start_ts), end=iso(inc.end_ts), runs=inc.total_runs, impact=impact.impact(runs, config.impact).to_dict())
+    return d
+
+
+def build(df: pd.DataFrame, *, now: float, since_s: float | None = None, config: ReportConfig = ReportConfig(),
+          stored_incidents: list[dict[str, Any]] = (), manual_deploys: list[tuple[str, float]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    rate = failures.success_rate(df)
+    sigs = signatures.group_failures(df)
+    detected = incidents.detect(df, config.incidents)
+    detected_ids = {i.id for i in detected}
+    extra = [i for i in stored_incidents if i.get("id") not in detected_ids and i.get("kind") == "manual"]
+    status = slo.status(df, config.slo, now)
+    imp = impact.impact(df, config.impact)
+    return {
+        "generated_at": iso(now),
+        "since": iso(now - since_s) if since_s else None,
+        "runs": len(df),
+        "targets": sorted(df["target"].unique().tolist()),
+        "success_rate": rate.value,
+        "success_rate_interval": [rate.low, rate.high],
+        "phases": latency.phase_summary(df),
+        "outcomes": failures.outcome_counts(df),
+        "close_codes": failures.counts(df, "close_code"),
+        "failed_phases": failures.counts(df, "failed_phase"),
+        "time_to_failure_ms": failures.time_to_failure(df),
+        "signatures": [s.to_dict() | {"sentence": signatures.sentence(s)} for s in sigs],
+        "incidents": [incident_summary(i, df, config) for i in detected] + extra,
+        "revisions": [
+            {"revision": r.revision, "runs": r.runs, "success_rate": r.success_rate, "first_seen": iso(r.first_seen), "last_seen": iso(r.last_seen),
+             "dominant_outcome": r.dominant_outcome, "dominant_failure_mode": r.dominant_failure_mode}
+            for r in deploys.revision_stats(df, manual_deploys)
+        ],
+        "fix_validations": [
+            {"from_revision": v.from_revision, "to_revision": v.to_revision, "at": iso(v.at), "verdict": v.verdict, "p_value": v.p_value,
+             "before": v.before, "after": v.after, "reason": v.reason}
+            for v in deploys.fix_validations(df, config.fix)
+        ],
+        "slo": {
+            "objective": status.objective, "threshold_s": status.threshold_s, "window_s": status.window_s, "events": status.events,
+            "good_events": status.good_events, "compliance": status.compliance, "budget_consumed": status.budget_consumed,
+            "budget_remaining": status.budget_remaining,
+            "alerts": [{"long_s": a.alert.long_s, "short_s": a.alert.short_s, "factor": a.alert.factor, "severity": a.alert.severity,
+                        "long_burn": a.long_burn, "short_burn": a.short_burn, "firing": a.firing} for a in status.alerts],
+        },
+        "impact": imp.to_dict() | {"sentence": impact.plain_sentence(imp, "in this period")},
+    }
+
+
+def to_text(report: dict[str, Any]) -> str:
+    """The report for people: the answers first, the detail after."""
+    lines = [f"Pathwatch report, {report['generated_at']} ({report['runs']} runs" + (f" since {report['since']})" if report["since"] else ")")]
+    if not report["runs"]:
+        return lines[0] + "\nNo runs in the store yet: start probes with `python -m probes run --url ws://.../ws`.\n"
+    sr = report["success_rate"]
+    lines.append(f"Golden path success: {sr:.1%}" + (" (interval {:.1%}-{:.1%})".format(*report["success_rate_interval"]) if report["success_rate_interval"][0] is not None else ""))
+    lines.append(report["impact"]["sentence"])
+    for inc in report["incidents"]:
+        lines.append(f"Incident {inc['id']} [{inc.get('status')}] {inc.get('start')} -> {inc.get('end') or 'now'}: {inc.get('signature')}")
+    lines.append("Deploys:")
+    for v in report["fix_validations"]:
+        flag = "  <-- " if v["verdict"] in ("failure_mode_changed", "not_fixed", "regressed") else "      "
+        lines.append(f"{flag}{v['from_revision']} -> {v['to_revision']}: {v['verdict']} ({v['reason']})")
+    lines.append("Top failure signatures:")
+    for s in report["signatures"][:5]:
+        lines.append(f"  {s['sentence']}")
+    lines.append("Phase latency (ms): phase p50 p95 p99 count")
+    for phase, p in report["phases"].items():
+        if p["count"]:
+            lines.append(f"  {phase:<16} {p['p50']:9.1f} {p['p95']:9.1f} {p['p99']:9.1f} {p['count']:7d}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,87 @@
+"""Incidents, five-whys annotations (with who and when) and manual deploy entries.
+
+The store keeps documents as JSON; their shape belongs to ``analysis`` (the
+store never imports it). Upserts compare documents so that running detection
+twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from store.sqlite import Store
+
+
+def upsert_incidents(store: Store, incidents: list[dict[str, Any]], now_iso: str) -> tuple[int, int]:
+    """Insert new incidents and update changed ones; returns (added, changed).
+
+    A manual incident is never overwritten by detection.
+    """
+    added = changed = 0
+    with store.write("save incidents") as conn:
+        for inc in incidents:
+            doc = json.dumps(inc, sort_keys=True)
+            row = conn.execute("SELECT doc_json, kind FROM incidents WHERE id = ?", (inc["id"],)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO incidents (id, kind, title, start_ts, end_ts, doc_json, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (inc["id"], inc["kind"], inc["title"], inc["start_ts"], inc["end_ts"], doc, now_iso),
+                )
+                added += 1
+            elif row[0] != doc and not (row[1] == "manual" and inc["kind"] != "manual"):
+                conn.execute(
+                    "UPDATE incidents SET title = ?, start_ts = ?, end_ts = ?, doc_json = ?, updated_at = ? WHERE id = ?",
+                    (inc["title"], inc["start_ts"], inc["end_ts"], doc, now_iso, inc["id"]),
+                )
+                changed += 1
+    return added, changed
+
+
+def list_incidents(store: Store, since_ts: float | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT doc_json FROM incidents"
+    args: tuple[Any, ...] = ()
+    if since_ts is not None:
+        sql += " WHERE end_ts IS NULL OR end_ts >= ?"
+        args = (since_ts,)
+    return [json.loads(r[0]) for r in store._read(sql + " ORDER BY start_ts", args)]
+
+
+def get_incident(store: Store, incident_id: str) -> dict[str, Any] | None:
+    rows = store._read("SELECT doc_json FROM incidents WHERE id = ?", (incident_id,))
+    return json.loads(rows[0][0]) if rows else None
+
+
+def save_five_whys(store: Store, incident_id: str, doc: dict[str, Any], who: str, at_iso: str, what: str) -> None:
+    """Save the annotation and append one line to its history, atomically."""
+    with store.write("save five whys") as conn:
+        if conn.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone() is None:
+            from store.errors import StoreError
+
+            raise StoreError(f"no incident {incident_id!r}: run incident detection or create it first")
+        conn.execute(
+            "INSERT INTO five_whys (incident_id, doc_json, updated_by, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(incident_id) DO UPDATE SET doc_json = excluded.doc_json, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            (incident_id, json.dumps(doc, sort_keys=True), who, at_iso),
+        )
+        seq = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM annotation_history WHERE incident_id = ?", (incident_id,)).fetchone()[0]
+        conn.execute("INSERT INTO annotation_history (incident_id, seq, who, at, what) VALUES (?, ?, ?, ?, ?)", (incident_id, seq, who, at_iso, what))
+
+
+def load_five_whys(store: Store, incident_id: str) -> dict[str, Any] | None:
+    rows = store._read("SELECT doc_json FROM five_whys WHERE incident_id = ?", (incident_id,))
+    return json.loads(rows[0][0]) if rows else None
+
+
+def annotation_history(store: Store, incident_id: str) -> list[dict[str, str]]:
+    rows = store._read("SELECT who, at, what FROM annotation_history WHERE incident_id = ? ORDER BY seq", (incident_id,))
+    return [{"who": w, "at": a, "what": x} for w, a, x in rows]
+
+
+def add_deploy(store: Store, revision: str, at_ts: float, source: str = "manual", note: str = "") -> None:
+    with store.write("record a deploy") as conn:
+        conn.execute("INSERT OR IGNORE INTO deploys (revision, at_ts, source, note) VALUES (?, ?, ?, ?)", (revision, at_ts, source, note))
+
+
+def list_deploys(store: Store) -> list[tuple[str, float]]:
+    return [(r, t) for r, t in store._read("SELECT revision, at_ts FROM deploys ORDER BY at_ts")]
