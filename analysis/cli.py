@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     ls = isub.add_parser("list", help="list stored incidents")
     ls.add_argument("--db", metavar="PATH")
     ls.add_argument("--json", action="store_true")
+    mk = isub.add_parser("create", help="declare a manual incident")
+    mk.add_argument("--title", required=True)
+    mk.add_argument("--start", required=True, metavar="ISO8601", help="e.g. 2026-11-25T10:00:00Z")
+    mk.add_argument("--end", metavar="ISO8601")
+    mk.add_argument("--target", action="append", default=[])
+    mk.add_argument("--db", metavar="PATH")
     fw = sub.add_parser("five-whys", help="export an incident's five whys as Markdown")
     fw.add_argument("--incident", required=True)
     fw.add_argument("--db", metavar="PATH")
@@ -45,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
 def _frame(store, since_s: float | None, now: float):  # type: ignore[no-untyped-def]
     rows = store.run_rows(COLUMNS, since_ts=None if since_s is None else now - since_s)
     return runs_frame(rows)
+
+
+def _iso_arg(text: str, flag: str) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: use ISO 8601, e.g. 2026-11-25T10:00:00Z") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     for i in stored:
                         print(f"{i['id']}  {i['status']:<8} {iso(i['start_ts'])}  {i['signature']}")
+                return 0
+            if args.command == "incidents" and args.action == "create":
+                start, end = _iso_arg(args.start, "--start"), _iso_arg(args.end, "--end") if args.end else None
+                inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], args.title, start, end, tuple(args.target))  # type: ignore[union-attr]
+                store_incidents.upsert_incidents(store, [inc.to_dict()], iso(now) or "")
+                print(inc.id)
                 return 0
             if args.command == "five-whys":
                 inc = store_incidents.get_incident(store, args.incident)

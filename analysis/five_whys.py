@@ -160,7 +160,7 @@ def to_markdown(fw: FiveWhys, title: str = "") -> str:
         lines.append(f"{i}. **{escape(w.question)}**{mark}  ")
         lines.append(f"   {escape(w.answer)}")
         for e in w.evidence:
-            ref = _safe_link(e.ref) if e.kind == "link" else f"`{e.ref.replace('`', '')}`"
+            ref = _safe_link(e.ref) if e.kind == "link" else escape(e.ref)
             lines.append(f"   - {e.kind}: {ref}" + (f" ({escape(e.note)})" if e.note else ""))
     lines += ["", f"**Root cause:** {escape(fw.root_cause) or '_not yet agreed_'}", ""]
     if fw.countermeasures:
