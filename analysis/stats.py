@@ -51,3 +51,19 @@ def fisher_exact(fail_a: int, ok_a: int, fail_b: int, ok_b: int) -> float:
     from scipy.stats import fisher_exact as _fisher
 
     return float(_fisher([[fail_a, ok_a], [fail_b, ok_b]], alternative="two-sided").pvalue)
+
+
+def histogram_quantile(lowers: np.ndarray, uppers: np.ndarray, counts: np.ndarray, q: float) -> float | None:
+    """Quantile from binned counts, interpolating linearly inside the bin (as Prometheus does)."""
+    order = np.argsort(lowers, kind="stable")
+    lo, hi, n = np.asarray(lowers)[order], np.asarray(uppers)[order], np.asarray(counts, dtype="float64")[order]
+    total = n.sum()
+    if total <= 0:
+        return None
+    rank = q * total
+    cum = np.cumsum(n)
+    i = int(np.searchsorted(cum, rank, side="left"))
+    i = min(i, len(n) - 1)
+    before = cum[i] - n[i]
+    frac = 0.0 if n[i] == 0 else (rank - before) / n[i]
+    return float(lo[i] + (hi[i] - lo[i]) * frac)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from probes.phases import PHASES
+from store import rollup
 
 #: The per-phase duration columns of ``runs``: ``ms_<phase>``.
 PHASE_COLUMNS: dict[str, str] = {p: f"ms_{p}" for p in PHASES}
 
 _PHASE_COLUMNS_SQL = ",\n    ".join(f"{c} REAL" for c in PHASE_COLUMNS.values())
 
-MIGRATIONS: list[str] = [
+#: Each migration is SQL (statements separated by ';') or a function of the connection.
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: runs and their events
     f"""
     CREATE TABLE runs (
@@ -83,6 +86,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (revision, at_ts)
     ) WITHOUT ROWID;
     """,
+    # 3: hourly and daily rollups for long windows, built from the runs already stored
+    rollup.MIGRATION_SQL,
+    rollup.backfill,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -102,9 +108,13 @@ def migrate(conn: sqlite3.Connection) -> int:
             if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
                 conn.execute("COMMIT")
                 continue
-            for statement in MIGRATIONS[version - 1].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            step = MIGRATIONS[version - 1]
+            if callable(step):
+                step(conn)
+            else:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:

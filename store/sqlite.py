@@ -18,6 +18,7 @@ from typing import Any
 
 from probes.phases import MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.record import EventRecord, ProbeRun
+from store import rollup
 from store.errors import StoreError, translate
 from store.schema import PHASE_COLUMNS, migrate
 
@@ -31,6 +32,7 @@ _RUN_COLUMNS = (
     "ms_to_start_agent", "ms_to_failure", *PHASE_COLUMNS.values(), "elapsed_json", "tags_json",
     "thread_id", "user_id",
 )
+_TS = _RUN_COLUMNS.index("started_ts")
 _INSERT_RUN = f"INSERT OR IGNORE INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
 _INSERT_EVENT = "INSERT INTO run_events (run_id, seq, type, elapsed_ms, detail) VALUES (?, ?, ?, ?, ?)"
 
@@ -102,9 +104,11 @@ class Store:
         added = 0
         with self.write("save runs") as conn:
             for run in runs:
-                cur = conn.execute(_INSERT_RUN, _run_row(run))
+                row = _run_row(run)
+                cur = conn.execute(_INSERT_RUN, row)
                 if cur.rowcount:
                     added += 1
+                    rollup.add_run(conn, run, row[_TS])
                     conn.executemany(
                         _INSERT_EVENT,
                         [(run.run_id, i, e.type, e.elapsed_ms, e.detail) for i, e in enumerate(run.events)],

@@ -1,0 +1,87 @@
+"""The overview page's answers: per target, is the golden path up, since when, how reliable, what is open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from analysis import rollups
+from analysis.slo import SLOConfig
+from probes.phases import PHASES
+from probes.record import ProbeRun
+
+WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
+
+
+def phase_strip(run: ProbeRun) -> list[dict[str, Any]]:
+    """The last run's phases, in order: done (with ms), failed, skipped (not applicable) or not reached."""
+    strip = []
+    for phase in PHASES:
+        ms = run.phases_ms.get(phase)
+        if ms is not None:
+            state = "done"
+        elif phase == run.failed_phase:
+            state = "failed"
+        elif phase == "tls" and not run.url.startswith("wss://"):
+            state = "skipped"
+        else:
+            state = "not_reached"
+        strip.append({"phase": phase, "state": state, "ms": ms})
+    return strip
+
+
+def opposite_hour(hourly: pd.DataFrame, target: str, ok_now: bool) -> float | None:
+    """The latest hour with a run of the other status: where the current streak began (or later)."""
+    h = hourly[(hourly["target"] == target) & (hourly["ok"] != ok_now)]
+    return None if h.empty else float(h["hour_ts"].max())
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    target: str
+    up: bool
+    since_ts: float | None
+    last_run: ProbeRun
+    strip: list[dict[str, Any]]
+    success: dict[str, dict[str, Any]]
+    budget_remaining: float | None
+    revision: str | None
+    open_incident: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        return "up" if self.up else "down"
+
+
+def target_statuses(
+    last_runs: Iterable[ProbeRun], streak_starts: dict[str, float | None], hourly: pd.DataFrame, open_incidents: Iterable[dict[str, Any]],
+    *, now: float, slo: SLOConfig | None = None,
+) -> list[TargetStatus]:
+    """One status per target from its last run, its streak start, the hourly rollup and open incidents."""
+    slo = slo or SLOConfig()
+    incidents = list(open_incidents)
+    out = []
+    window = hourly[hourly["hour_ts"] >= (now - slo.window_s) // 3600 * 3600]
+    for run in sorted(last_runs, key=lambda r: r.target):
+        mine = hourly[hourly["target"] == run.target]
+        success = {name: rollups.success(mine, now - span) for name, span in WINDOWS.items()}
+        budget = rollups.slo_budget(window[window["target"] == run.target], slo.objective, slo.threshold_s * 1000.0)["budget_remaining"]
+        incident = next((i for i in incidents if not i.get("targets") or run.target in i["targets"]), None)
+        out.append(TargetStatus(
+            target=run.target, up=run.ok, since_ts=streak_starts.get(run.target), last_run=run, strip=phase_strip(run),
+            success=success, budget_remaining=budget, revision=run.revision_after or run.revision, open_incident=incident,
+        ))
+    return out
+
+
+def headline(statuses: list[TargetStatus]) -> str:
+    """One sentence for the top of the page."""
+    if not statuses:
+        return "No probe runs yet."
+    down = [s.target for s in statuses if not s.up]
+    if not down:
+        return f"The golden path works on all {len(statuses)} targets."
+    return f"The golden path is DOWN on {len(down)} of {len(statuses)} targets: {', '.join(down[:5])}" + ("..." if len(down) > 5 else "")

@@ -1,0 +1,59 @@
+"""Shared benchmark plumbing: machine facts, timing, and appending results to bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+DATA = Path(__file__).with_name("data")
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def versions(*packages: str) -> str:
+    out = []
+    for p in packages:
+        try:
+            out.append(f"{p} {metadata.version(p)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{p} (not installed)")
+    return ", ".join(out)
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    """Best-of-``repeat`` wall time in seconds, and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def record(name: str, body: str, packages: tuple[str, ...] = ()) -> None:
+    """Print the result and append it to bench/RESULTS.md with date, machine and versions."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"\n## {name} ({stamp})\n\nMachine: {machine()}" + (f"; {versions(*packages)}" if packages else "") + f"\n\n{body}\n"
+    print(text)
+    with RESULTS.open("a", encoding="utf-8") as f:
+        f.write(text)
