@@ -13,7 +13,8 @@ import time
 
 from analysis import five_whys, incidents
 from analysis.frame import COLUMNS, runs_frame
-from analysis.report import ReportConfig, build, iso, parse_duration, to_text
+from analysis.report import build, iso, parse_duration, to_text
+from analysis.settings import settings_from_env
 from probes.cli import _Parser
 from probes.errors import ConfigError, PathwatchError
 from store import incidents as store_incidents
@@ -67,14 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     now = time.time()
     try:
         since_s = parse_duration(args.since) if getattr(args, "since", None) else None
+        config = settings_from_env().report
         with open_store(resolve_db_path(args.db)) as store:
             if args.command == "report":
-                report = build(_frame(store, since_s, now), now=now, since_s=since_s, config=ReportConfig(),
+                report = build(_frame(store, since_s, now), now=now, since_s=since_s, config=config,
                                stored_incidents=store_incidents.list_incidents(store), manual_deploys=store_incidents.list_deploys(store))
                 print(json.dumps(report, default=str) if args.json else to_text(report), end="\n" if args.json else "")
                 return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
             if args.command == "incidents" and args.action == "detect":
-                found = incidents.detect(_frame(store, None, now))
+                found = incidents.detect(_frame(store, None, now), config.incidents)
                 added, changed = store_incidents.upsert_incidents(store, [i.to_dict() for i in found], iso(now) or "")
                 summary = {"incidents": len(found), "added": added, "changed": changed, "open": sum(i.open for i in found)}
                 print(json.dumps(summary) if args.json else f"{len(found)} incidents ({added} new, {changed} updated, {summary['open']} open)")

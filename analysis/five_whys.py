@@ -137,6 +137,39 @@ def draft_whys(incident: dict[str, Any], signatures: Sequence[dict[str, Any]], f
     return whys
 
 
+def move_why(fw: FiveWhys, index: int, delta: int) -> None:
+    """Move one why up (delta -1) or down (+1); out-of-range moves do nothing."""
+    j = index + delta
+    if 0 <= index < len(fw.whys) and 0 <= j < len(fw.whys):
+        fw.whys[index], fw.whys[j] = fw.whys[j], fw.whys[index]
+
+
+def accept_why(fw: FiveWhys, index: int) -> None:
+    """A person accepts a drafted why: it is no longer marked as a draft."""
+    fw.whys[index].draft = False
+
+
+def describe_change(before: FiveWhys | None, after: FiveWhys) -> str:
+    """One line for the edit history: what changed between two versions."""
+    if before is None:
+        return f"created with {len(after.whys)} whys"
+    parts = []
+    if len(after.whys) != len(before.whys):
+        parts.append(f"whys {len(before.whys)} -> {len(after.whys)}")
+    elif [w.question for w in after.whys] != [w.question for w in before.whys] or [w.answer for w in after.whys] != [w.answer for w in before.whys]:
+        parts.append("whys edited or reordered")
+    accepted = sum(1 for w in after.whys if not w.draft) - sum(1 for w in before.whys if not w.draft)
+    if accepted > 0:
+        parts.append(f"{accepted} draft(s) accepted")
+    if sum(len(w.evidence) for w in after.whys) != sum(len(w.evidence) for w in before.whys):
+        parts.append("evidence changed")
+    if after.root_cause != before.root_cause:
+        parts.append("root cause edited")
+    if [c.__dict__ for c in after.countermeasures] != [c.__dict__ for c in before.countermeasures]:
+        parts.append(f"countermeasures ({len(after.countermeasures)})")
+    return "; ".join(parts) or "saved without changes"
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 

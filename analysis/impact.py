@@ -102,3 +102,30 @@ def plain_sentence(imp: Impact, period: str) -> str:
         return f"The agent chat path had no measured downtime {period}."
     return (f"The agent chat path was down {human_duration(minutes)} {period}; about {imp.revenue_at_risk.unit}{imp.revenue_at_risk.value:,.0f} "
             f"of monthly revenue was at risk and about {imp.users_at_risk.value:,.0f} users could not get an answer.")
+
+
+def by_period(df: pd.DataFrame, bucket_s: float, config: ImpactConfig = ImpactConfig()) -> pd.DataFrame:
+    """Downtime, revenue and users at risk per time bucket (each bucket's runs measured as :func:`impact` does)."""
+    cols = ["bucket", "runs", "failed_runs", "downtime_minutes", "revenue_at_risk", "users_at_risk"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for bucket, g in df.groupby((df["started_ts"] // bucket_s) * bucket_s, sort=True):
+        imp = impact(g, config)
+        rows.append((float(bucket), len(g), int((~g["ok"]).sum()), imp.downtime_minutes.value, imp.revenue_at_risk.value, imp.users_at_risk.value))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def report_markdown(period: str, imp: Impact, incidents: list[dict[str, object]], budget: dict[str, object] | None) -> str:
+    """The manager's report as Markdown: the sentence, the figures with formulas, incidents by cost, the error budget."""
+    lines = [f"# Golden path impact report ({period})", "", plain_sentence(imp, period), "", "| figure | value | how it is computed |", "| --- | --- | --- |"]
+    for fig in imp.figures():
+        lines.append(f"| {fig.name.replace('_', ' ')} | {fig.value:,.2f} {fig.unit} | {fig.formula} |")
+    if budget and budget.get("budget_remaining") is not None:
+        lines += ["", f"Error budget remaining: {float(budget['budget_remaining']):.1%} (compliance {float(budget['compliance']):.2%} over {budget['events']} runs)"]
+    if incidents:
+        lines += ["", "## Incidents by cost", "", "| incident | start | downtime (min) | revenue at risk | signature |", "| --- | --- | --- | --- | --- |"]
+        for inc in incidents:
+            sig = str(inc.get("signature") or "").replace("|", "/")
+            lines.append(f"| {inc['id']} | {inc.get('start')} | {inc['downtime_minutes']:,.1f} | {inc['revenue_at_risk']:,.0f} | {sig} |")
+    return "\n".join(lines) + "\n"

@@ -76,3 +76,22 @@ def regressions(baseline: pd.DataFrame, current: pd.DataFrame, rule: RegressionR
         change = None if bv in (None, 0) or cv is None else (cv - bv) / bv * 100.0  # type: ignore[operator]
         out.append(LatencyChange(phase, bv, cv, change, nb, nc, bool(enough and change is not None and change > rule.pct), enough))  # type: ignore[arg-type]
     return out
+
+
+def waterfall(phases_ms: dict[str, float | None], elapsed_ms: dict[str, float]) -> list[dict[str, float | str]]:
+    """One run's phases as bars on its own time axis: start and end (ms since the run began), plus the failure mark.
+
+    A phase ends at its elapsed mark and lasted its duration; a phase never reached has no bar.
+    """
+    bars: list[dict[str, float | str]] = []
+    for phase in PHASES:
+        end, dur = elapsed_ms.get(phase), phases_ms.get(phase)
+        if end is None or dur is None:
+            continue
+        bars.append({"phase": phase, "start_ms": max(0.0, end - dur), "end_ms": end, "ms": dur})
+    from probes.phases import MARK_FAILURE
+
+    if (fail := elapsed_ms.get(MARK_FAILURE)) is not None:
+        start = bars[-1]["end_ms"] if bars else 0.0
+        bars.append({"phase": "failure", "start_ms": start, "end_ms": fail, "ms": float(fail) - float(start)})
+    return bars

@@ -68,7 +68,7 @@ def target_statuses(
     for run in sorted(last_runs, key=lambda r: r.target):
         mine = hourly[hourly["target"] == run.target]
         success = {name: rollups.success(mine, now - span) for name, span in WINDOWS.items()}
-        budget = rollups.slo_budget(window[window["target"] == run.target], slo.objective, slo.threshold_s * 1000.0)["budget_remaining"]
+        budget = rollups.slo_budget(window[window["target"] == run.target], slo.objective)["budget_remaining"]
         incident = next((i for i in incidents if not i.get("targets") or run.target in i["targets"]), None)
         out.append(TargetStatus(
             target=run.target, up=run.ok, since_ts=streak_starts.get(run.target), last_run=run, strip=phase_strip(run),

@@ -15,19 +15,19 @@ import pandas as pd
 from analysis.stats import QUANTILES, histogram_quantile, wilson
 from probes.phases import PHASES
 
-HOURLY_COLUMNS = ("target", "hour_ts", "revision", "outcome", "failed_phase", "close_code", "total_lower_ms", "total_upper_ms", "n")
-PHASE_COLUMNS = ("target", "day_ts", "revision", "phase", "lower_ms", "upper_ms", "n")
 
-
-def hourly_frame(rows: Iterable[Sequence[Any]]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(list(rows), columns=list(HOURLY_COLUMNS))
+def hourly_frame(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """The hourly rollup (rows and column names as ``store.rollup.hourly`` returns them)."""
+    df = pd.DataFrame.from_records(list(rows), columns=list(columns))
     df["n"] = df["n"].astype("int64")
+    df["good"] = df["good"].astype("int64")
     df["ok"] = df["outcome"] == "ok"
     return df
 
 
-def phase_frame(rows: Iterable[Sequence[Any]]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(list(rows), columns=list(PHASE_COLUMNS))
+def phase_frame(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """Daily phase histograms (as ``store.rollup.phase_histograms`` returns them)."""
+    df = pd.DataFrame.from_records(list(rows), columns=list(columns))
     df["n"] = df["n"].astype("int64")
     return df
 
@@ -45,15 +45,10 @@ def success_by_target(hourly: pd.DataFrame, since_ts: float) -> dict[str, dict[s
     return {str(t): success(g, since_ts) for t, g in hourly.groupby("target", sort=True)}
 
 
-def good_events(hourly: pd.DataFrame, threshold_ms: float) -> int:
-    """Runs that completed with a total under ``threshold_ms`` (a bin counts if it ends under the threshold)."""
-    ok = hourly[hourly["ok"]]
-    return int(ok.loc[ok["total_upper_ms"] <= threshold_ms, "n"].sum())
-
-
-def slo_budget(hourly: pd.DataFrame, objective: float, threshold_ms: float) -> dict[str, float | int | None]:
+def slo_budget(hourly: pd.DataFrame, objective: float) -> dict[str, float | int | None]:
+    """Compliance and budget left from the hourly ``good`` counts (good = completed under the SLO threshold)."""
     n = int(hourly["n"].sum())
-    g = good_events(hourly, threshold_ms)
+    g = int(hourly["good"].sum())
     if not n:
         return {"events": 0, "good": 0, "compliance": None, "budget_remaining": None}
     compliance = g / n

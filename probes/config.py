@@ -76,16 +76,20 @@ def target_from_url(url: str, *, name: str | None = None, health_url: str | None
     return t
 
 
-def load_config(path: str | Path) -> list[Target]:
+def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A TOML file as a dict, with errors that name the file."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"config {str(path)!r}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{what} {str(path)!r}: cannot read ({exc.strerror})") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config {str(path)!r}: not valid TOML ({exc})") from None
-    return parse_config(data, source=str(path))
+        raise ConfigError(f"{what} {str(path)!r}: not valid TOML ({exc})") from None
+
+
+def load_config(path: str | Path) -> list[Target]:
+    return parse_config(read_toml(path), source=str(path))
 
 
 def parse_config(data: Mapping[str, Any], source: str = "config") -> list[Target]:

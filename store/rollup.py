@@ -91,8 +91,14 @@ def backfill(conn: sqlite3.Connection) -> None:
             add_run(conn, run, row[_RUN_COLUMNS.index("started_ts")])
 
 
-HOURLY_COLUMNS = ("target", "hour_ts", "revision", "outcome", "failed_phase", "close_code", "total_lower_ms", "total_upper_ms", "n")
+HOURLY_COLUMNS = ("target", "hour_ts", "revision", "outcome", "failed_phase", "close_code", "n", "good")
 PHASE_COLUMNS = ("target", "day_ts", "revision", "phase", "lower_ms", "upper_ms", "n")
+
+
+def last_bin_under(threshold_ms: float) -> int:
+    """The highest latency bin lying wholly at or under ``threshold_ms``."""
+    b = latency_bin(threshold_ms)
+    return b if bin_bounds(b)[1] <= threshold_ms else b - 1
 
 
 def _filters(column: str, since_ts: float | None, until_ts: float | None, targets: tuple[str, ...]) -> tuple[str, list[Any]]:
@@ -109,16 +115,27 @@ def _filters(column: str, since_ts: float | None, until_ts: float | None, target
     return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
-def hourly(store: Store, *, since_ts: float | None = None, until_ts: float | None = None, targets: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows of HOURLY_COLUMNS; hours are whole, so ``since_ts`` is rounded down to the hour."""
+def hourly(store: Store, *, good_under_ms: float, since_ts: float | None = None, until_ts: float | None = None,
+           targets: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of HOURLY_COLUMNS, aggregated in SQL; ``good`` counts completed runs whose total latency bin ends
+    under ``good_under_ms`` (the SLO's good events, exact to one bin). Hours are whole: ``since_ts`` is
+    rounded down to the hour."""
     since = None if since_ts is None else since_ts // HOUR * HOUR
     where, args = _filters("hour_ts", since, until_ts, targets)
-    rows = store._read(f"SELECT target, hour_ts, revision, outcome, failed_phase, close_code, total_bin, n FROM run_hours{where}", tuple(args))
+    sql = ("SELECT target, hour_ts, revision, outcome, failed_phase, close_code, SUM(n), "
+           f"SUM(CASE WHEN total_bin >= 0 AND total_bin <= ? THEN n ELSE 0 END) FROM run_hours{where} "
+           "GROUP BY target, hour_ts, revision, outcome, failed_phase, close_code")
+    rows = store._read(sql, (last_bin_under(good_under_ms), *args))
+    return [(t, h, rev or None, o, ph or None, None if code == -1 else code, n, g) for t, h, rev, o, ph, code, n, g in rows]
+
+
+def revision_first_seen(store: Store) -> list[tuple[str, float]]:
+    """When each revision was first probed: the rollup finds its hour, one index seek finds the run."""
     out = []
-    for target, hour, rev, outcome, phase, code, tbin, n in rows:
-        lo, hi = bin_bounds(tbin) if tbin >= 0 or outcome == "ok" else (None, None)
-        out.append((target, hour, rev or None, outcome, phase or None, None if code == -1 else code, lo, hi, n))
-    return out
+    for rev, hour in store._read("SELECT revision, MIN(hour_ts) FROM run_hours WHERE revision <> '' GROUP BY revision"):
+        ts = store._read("SELECT MIN(started_ts) FROM runs WHERE started_ts >= ? AND started_ts < ? AND revision = ?", (hour, hour + HOUR, rev))[0][0]
+        out.append((rev, ts if ts is not None else float(hour)))
+    return sorted(out, key=lambda r: r[1])
 
 
 def phase_histograms(store: Store, *, since_ts: float | None = None, until_ts: float | None = None, targets: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:

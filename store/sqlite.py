@@ -135,9 +135,13 @@ class Store:
         return [_run_from_row(r) for r in rows]
 
     def run_rows(
-        self, columns: tuple[str, ...], *, since_ts: float | None = None, until_ts: float | None = None, targets: tuple[str, ...] = (), limit: int | None = None
+        self, columns: tuple[str, ...], *, since_ts: float | None = None, until_ts: float | None = None, targets: tuple[str, ...] = (),
+        limit: int | None = None, failed_only: bool = False, newest: int | None = None,
     ) -> list[tuple[Any, ...]]:
-        """Rows of the named run columns in time order: the input of ``analysis.frame.runs_frame``."""
+        """Rows of the named run columns in time order: the input of ``analysis.frame.runs_frame``.
+
+        ``failed_only`` reads through the partial index of failures; ``newest`` keeps only the last N runs.
+        """
         bad = [c for c in columns if c not in _RUN_COLUMNS]
         if bad:
             raise StoreError(f"store {self.path}: unknown run column(s) {bad}")
@@ -151,7 +155,12 @@ class Store:
         if targets:
             where.append(f"target IN ({', '.join('?' * len(targets))})")
             args.extend(targets)
+        if failed_only:
+            where.append("outcome <> 'ok'")
         sql = f"SELECT {', '.join(columns)} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        if newest is not None:
+            rows = self._read(sql + f" ORDER BY started_ts DESC, run_id DESC LIMIT {int(newest)}", tuple(args))
+            return rows[::-1]
         sql += " ORDER BY started_ts, run_id" + (f" LIMIT {int(limit)}" if limit is not None else "")
         return self._read(sql, tuple(args))
 

@@ -124,3 +124,28 @@ def healthy_sandbox() -> Iterator[RunningSandbox]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "pathwatch.db"
+
+
+@pytest.fixture(scope="session")
+def story_runs():  # type: ignore[no-untyped-def]
+    """Real probe runs of the sandbox's golden-path-incident story from three regions (about 12 s, once per session)."""
+    from tests.fixtures.record import record_incident_story
+
+    return record_incident_story(story_scale=0.005, every_s=0.1, regions=("us-central1", "europe-west1", "asia-east1"))
+
+
+@pytest.fixture(scope="session")
+def story_db(story_runs, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A store holding the story's runs and the incidents detected on them."""
+    from analysis import incidents
+    from analysis.frame import from_runs
+    from analysis.report import iso
+    from store import incidents as store_incidents
+    from store.sqlite import open_store
+
+    path = tmp_path_factory.mktemp("story") / "pathwatch.db"
+    with open_store(path) as s:
+        s.save_runs(story_runs)
+        found = incidents.detect(from_runs(story_runs))
+        store_incidents.upsert_incidents(s, [i.to_dict() for i in found], iso(time.time()) or "")
+    return path

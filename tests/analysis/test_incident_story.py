@@ -14,7 +14,7 @@ from analysis.impact import impact, plain_sentence
 from analysis.report import build
 from store import incidents as store_incidents
 from store.sqlite import open_store
-from tests.fixtures.record import load_fixture, record_incident_story
+from tests.fixtures.record import load_fixture
 
 REVS = ["netra-backend-staging-00290-h7q", "netra-backend-staging-00291-abc", "netra-backend-staging-00292-k6b", "netra-backend-staging-00293-x2m"]
 
@@ -130,8 +130,8 @@ def test_report_on_an_empty_store_says_how_to_start(db_path):  # type: ignore[no
 
 
 @pytest.mark.slow
-def test_live_story_gives_the_same_verdicts():
-    runs = record_incident_story(story_scale=0.005, every_s=0.1)
+def test_live_story_gives_the_same_verdicts(story_runs):  # type: ignore[no-untyped-def]
+    runs = story_runs
     report = build(from_runs(runs), now=max(from_runs(runs)["started_ts"]) + 1)
     assert [v["verdict"] for v in report["fix_validations"]] == ["regressed", "failure_mode_changed", "fixed"]
     assert report["incidents"] and report["incidents"][0]["failure_mode"] == "server_error/agent_thinking/1011"

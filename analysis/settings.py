@@ -1,0 +1,108 @@
+"""Settings for the analysis and the dashboard: SLO, business impact, incident rule, dashboard flags.
+
+Parsed from a mapping (the TOML file named by ``PATHWATCH_SETTINGS``; see demo/settings.toml);
+every error names the field, as the probe config does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from analysis.deploys import FixRule
+from analysis.impact import ImpactConfig
+from analysis.incidents import IncidentRule
+from analysis.report import ReportConfig
+from analysis.slo import SLOConfig
+from probes.errors import ConfigError
+
+SETTINGS_ENV = "PATHWATCH_SETTINGS"
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    #: Hide every editor (wall screens, managers).
+    read_only: bool = False
+    #: Rerun the page every N seconds (0: only on interaction).
+    refresh_s: float = 0.0
+    #: Public base URL of the dashboard, for links in GitHub bodies.
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    report: ReportConfig = field(default_factory=ReportConfig)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+
+
+def _number(v: Any, where: str, *, low: float = 0.0, high: float | None = None, strict: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{where}: must be a number, got {v!r}")
+    if v < low or (strict and v == low) or (high is not None and v > high):
+        raise ConfigError(f"{where}: {v!r} is out of range")
+    return float(v)
+
+
+def _section(data: Mapping[str, Any], name: str, source: str, allowed: set[str]) -> dict[str, Any]:
+    sec = data.get(name, {})
+    if not isinstance(sec, Mapping):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    unknown = set(sec) - allowed
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [{name}]: {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return dict(sec)
+
+
+def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Settings:
+    unknown = set(data) - {"slo", "impact", "incidents", "dashboard"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown)}")
+    s = _section(data, "slo", source, {"objective", "threshold_s", "window_days"})
+    slo = SLOConfig()
+    if "objective" in s:
+        slo = replace(slo, objective=_number(s["objective"], "slo.objective", low=0.0, high=0.99999, strict=True))
+    if "threshold_s" in s:
+        slo = replace(slo, threshold_s=_number(s["threshold_s"], "slo.threshold_s", strict=True))
+    if "window_days" in s:
+        slo = replace(slo, window_s=_number(s["window_days"], "slo.window_days", strict=True) * 86400.0)
+    i = _section(data, "impact", source, {f.name for f in fields(ImpactConfig)})
+    imp = ImpactConfig()
+    for k, v in i.items():
+        if k == "currency":
+            if not isinstance(v, str) or len(v) > 4:
+                raise ConfigError("impact.currency: must be a short text such as \"$\" or \"EUR \"")
+            imp = replace(imp, currency=v)
+        else:
+            value = _number(v, f"impact.{k}", strict=k == "max_gap_s")
+            imp = replace(imp, **{k: int(value) if k == "active_users" else value})
+    r = _section(data, "incidents", source, {"open_after", "close_after"})
+    rule = IncidentRule()
+    for k, v in r.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"incidents.{k}: must be a whole number of runs, at least 1")
+        rule = replace(rule, **{k: v})
+    d = _section(data, "dashboard", source, {f.name for f in fields(DashboardSettings)})
+    dash = DashboardSettings()
+    if "read_only" in d:
+        if not isinstance(d["read_only"], bool):
+            raise ConfigError("dashboard.read_only: must be true or false")
+        dash = replace(dash, read_only=d["read_only"])
+    for k in ("refresh_s",):
+        if k in d:
+            dash = replace(dash, **{k: _number(d[k], f"dashboard.{k}")})
+    if "public_url" in d:
+        if not isinstance(d["public_url"], str) or not d["public_url"].startswith(("http://", "https://")):
+            raise ConfigError("dashboard.public_url: must start with http:// or https://")
+        dash = replace(dash, public_url=d["public_url"].rstrip("/"))
+    return Settings(ReportConfig(slo=slo, impact=imp, incidents=rule, fix=FixRule()), dash)
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the file named by PATHWATCH_SETTINGS, or the defaults (the one edge that reads a file)."""
+    import os
+
+    from probes.config import read_toml
+
+    path = (environ if environ is not None else os.environ).get(SETTINGS_ENV)
+    return parse_settings(read_toml(path, SETTINGS_ENV), source=path) if path else Settings()

@@ -1,0 +1,1 @@
+"""Dashboard pages: one file per screen, layout and widgets only."""
