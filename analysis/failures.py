@@ -35,3 +35,12 @@ def over_time(df: pd.DataFrame, bucket_s: float, column: str = "outcome") -> pd.
     table = df.assign(bucket=bucket).pivot_table(index="bucket", columns=column, values="run_id", aggfunc="count", fill_value=0)
     table.columns = [str(c) for c in table.columns]
     return table.reset_index()
+
+
+NICE_BUCKETS_S = (10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
+
+
+def auto_bucket(first_ts: float, last_ts: float, buckets: int = 60) -> float:
+    """A round bucket size giving about ``buckets`` bars over the span the data actually covers."""
+    span = max(0.0, last_ts - first_ts)
+    return float(next((b for b in NICE_BUCKETS_S if span / b <= buckets), NICE_BUCKETS_S[-1]))

@@ -274,6 +274,13 @@ def fmt_pct(v: float | None) -> str:
     return "—" if v is None or pd.isna(v) else f"{v:.1%}"
 
 
+def fmt_budget(remaining: float | None) -> str:
+    """Budget left; an overspent budget says by how much rather than showing a large negative percentage."""
+    if remaining is None or pd.isna(remaining):
+        return "—"
+    return f"{remaining:.1%}" if remaining >= 0 else f"exhausted ({1 - remaining:.1f}x spent)"
+
+
 def author() -> str | None:
     """Who writes an annotation: the signed-in user where OIDC login is configured, else the name the writer gives."""
     if oidc_configured():

@@ -18,11 +18,16 @@ if f is not None:
     c2.metric("Success rate", ui.fmt_pct(rate["rate"]), help=f"Wilson 95 % interval {ui.fmt_pct(rate['low'])} to {ui.fmt_pct(rate['high'])}")
     c3.metric("Failed runs", f"{rate['runs'] - rate['successes']:,}")
 
-    st.subheader("Outcomes per hour")
-    table = rollups.outcomes_over_time(hourly)
+    st.subheader("Outcomes over time")
+    recent, clipped_all = ui.window_runs(f)
+    if not recent.empty and not clipped_all:
+        bucket_s = failures.auto_bucket(recent["started_ts"].min(), recent["started_ts"].max())
+        table = failures.over_time(recent, bucket_s)
+    else:
+        bucket_s, table = 3600.0, rollups.outcomes_over_time(hourly)
     if not table.empty:
         long = table.melt(id_vars="bucket", var_name="outcome", value_name="runs")
-        long["time"] = ui.ts_axis(long["bucket"])
+        long["time"] = ui.ts_axis(long["bucket"]).to_numpy()
         st.plotly_chart(ui.add_deploy_markers(px.bar(long, x="time", y="runs", color="outcome", color_discrete_map=ui.OUTCOME_COLOURS), f.since_ts),
                         key="fail_outcomes")
 
@@ -32,10 +37,10 @@ if f is not None:
     else:
         if clipped:
             st.caption("Signatures and time to failure cover the last 7 days of the window.")
-        st.subheader("Close codes per hour")
+        st.subheader("Close codes over time")
         codes = failed[failed["close_code"].notna()]
         if not codes.empty:
-            per = failures.over_time(codes, 3600.0, "close_code").melt(id_vars="bucket", var_name="close code", value_name="runs")
+            per = failures.over_time(codes, bucket_s, "close_code").melt(id_vars="bucket", var_name="close code", value_name="runs")
             per["time"] = ui.ts_axis(per["bucket"])
             st.plotly_chart(ui.add_deploy_markers(px.bar(per, x="time", y="runs", color="close code"), f.since_ts), key="fail_codes")
 

@@ -52,7 +52,7 @@ if f is not None:
     budget = rollups.slo_budget(ui.hourly(f.targets, ui._bucket(f.now - slo.window_s, 60.0)), slo.objective)
     if budget["budget_remaining"] is not None:
         b1, b2 = st.columns(2)
-        b1.metric("Error budget left", ui.fmt_pct(budget["budget_remaining"]))
+        b1.metric("Error budget left", ui.fmt_budget(budget["budget_remaining"]))
         b2.metric(f"Runs completing within {slo.threshold_s:g} s", ui.fmt_pct(budget["compliance"]))
         st.caption(f"SLO: {slo.objective:.2%} of runs complete the golden path within {slo.threshold_s:g} s over {slo.window_s / 86400:g} days. "
                    f"Budget left = 1 - (1 - compliance) / (1 - objective) = 1 - (1 - {budget['compliance']:.4f}) / {1 - slo.objective:.4f}.")
