@@ -43,6 +43,19 @@ def _parser() -> argparse.ArgumentParser:
     mk.add_argument("--end", metavar="ISO8601")
     mk.add_argument("--target", action="append", default=[])
     mk.add_argument("--db", metavar="PATH")
+    lg = sub.add_parser("logs", help="fetch the backend's errors around an incident and print their signatures")
+    lg.add_argument("--incident", required=True)
+    lg.add_argument("--project", metavar="PROJECT", help="Cloud Logging project (default: $PATHWATCH_GCP_PROJECT)")
+    lg.add_argument("--log-file", metavar="PATH", help="read a local JSON-lines log instead (default: $PATHWATCH_SERVER_LOG)")
+    lg.add_argument("--service", metavar="NAME", help="Cloud Run service (default: service_name from --config)")
+    lg.add_argument("--config", metavar="FILE", help="the probes' TOML config, for each target's service_name")
+    lg.add_argument("--db", metavar="PATH")
+    lg.add_argument("--json", action="store_true")
+    pb = sub.add_parser("publish", help="publish an incident to its GitHub issue (one comment, edited in place)")
+    pb.add_argument("--incident", required=True)
+    pb.add_argument("--repo", required=True, metavar="OWNER/NAME")
+    pb.add_argument("--issue", type=int, metavar="N", help="comment on this issue; without it, open an issue (and remember it)")
+    pb.add_argument("--db", metavar="PATH")
     fw = sub.add_parser("five-whys", help="export an incident's five whys as Markdown")
     fw.add_argument("--incident", required=True)
     fw.add_argument("--db", metavar="PATH")
@@ -61,6 +74,36 @@ def _iso_arg(text: str, flag: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         raise ConfigError(f"{flag} {text!r}: use ISO 8601, e.g. 2026-11-25T10:00:00Z") from None
+
+
+def _logs(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[no-untyped-def]
+    from analysis import server_logs
+    from integrations.server_errors import collect, default_source
+    from probes.config import load_config
+
+    inc = store_incidents.get_incident(store, args.incident)
+    if inc is None:
+        raise ConfigError(f"--incident {args.incident!r}: no such incident (run `python -m analysis incidents detect`)")
+    source = default_source(args.project, args.log_file)
+    if source is None:
+        raise ConfigError("no log source: pass --log-file or --project (or set PATHWATCH_SERVER_LOG / PATHWATCH_GCP_PROJECT)")
+    service = args.service
+    if service is None and args.config:
+        services = {t.name: t.service_name for t in load_config(args.config) if t.service_name}
+        wanted = [services[t] for t in inc.get("targets") or services if t in services]
+        service = wanted[0] if wanted else None
+    end = inc.get("end_ts") if inc.get("end_ts") is not None else now
+    rows = collect(store, source, float(inc["start_ts"]), float(end), service=service, revisions=tuple(inc.get("revisions") or ()))
+    errors = [server_logs.parse_entry(r["entry"]) for r in rows]
+    summary = server_logs.summarise(errors)
+    linked = sum(1 for r in rows if r["run_id"])
+    if args.json:
+        print(json.dumps({"incident": args.incident, "source": source.name, "entries": len(rows), "linked_to_runs": linked, "signatures": summary}))
+    else:
+        print(f"{len(rows)} server error entries around {args.incident} from {source.name}; {linked} linked to probe runs")
+        for g in summary:
+            print(f"  {g['count']:5d} x {g['signature']}  ({', '.join(g['revisions'])})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +137,16 @@ def main(argv: list[str] | None = None) -> int:
                 inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], args.title, start, end, tuple(args.target))  # type: ignore[union-attr]
                 store_incidents.upsert_incidents(store, [inc.to_dict()], iso(now) or "")
                 print(inc.id)
+                return 0
+            if args.command == "logs":
+                return _logs(store, args, now)
+            if args.command == "publish":
+                from integrations.github import publish_incident
+
+                settings = settings_from_env()
+                res = publish_incident(store, args.incident, args.repo, args.issue, now=now, report_config=settings.report,
+                                       dashboard_url=settings.dashboard.public_url)
+                print(f"{res.action.replace('_', ' ')}: {res.url}")
                 return 0
             if args.command == "five-whys":
                 inc = store_incidents.get_incident(store, args.incident)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,18 +9,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import deploys, failures, impact, incidents, latency, signatures, slo
-from probes.errors import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> float:
-    """'90s', '30m', '24h', '7d', '2w' -> seconds."""
-    m = _DURATION.match(text or "")
-    if not m:
-        raise ConfigError(f"duration {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
+from probes.config import parse_duration  # noqa: F401 - re-exported for the analysis CLI
 
 
 def iso(ts: float | None) -> str | None:

@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--health-url", metavar="URL", help="with --url: where to read the deployed revision")
     r.add_argument("--prom-file", metavar="PATH", help="also write a Prometheus textfile")
     r.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
+    r.add_argument("--cloud-logging", action="store_true", help="also write one entry per run to Cloud Logging (log pathwatch-probe)")
+    r.add_argument("--project", metavar="PROJECT", help="Google Cloud project (default: $PATHWATCH_GCP_PROJECT)")
+    sy = sub.add_parser("sync", help="pull probe runs written to Cloud Logging (from any location) into the store")
+    sy.add_argument("--project", metavar="PROJECT", help="Google Cloud project (default: $PATHWATCH_GCP_PROJECT)")
+    sy.add_argument("--since", metavar="DURATION", default="24h", help="how far back on the first sync (default 24h); later syncs resume")
+    sy.add_argument("--db", metavar="PATH", help="SQLite store (default: $PATHWATCH_DB, else data/pathwatch.db)")
+    sy.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
 
@@ -78,9 +85,11 @@ async def _cycle(targets: list[Target], users: int) -> list[ProbeRun]:
     return [run for runs in results for run in runs]
 
 
-def _emit(runs: list[ProbeRun], args: argparse.Namespace, store) -> None:  # type: ignore[no-untyped-def]
+def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None) -> None:  # type: ignore[no-untyped-def]
     if store is not None:
         store.save_runs(runs)
+    if sink is not None:
+        sink.write(runs)
     if args.prom_file:
         from probes.prom import write_textfile
 
@@ -101,23 +110,47 @@ def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return open_store(resolve_db_path(args.db))
 
 
+def _sink(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The Cloud Logging sink, imported only when asked for: the plain cron path stays lean."""
+    if not args.cloud_logging:
+        return None
+    from integrations.cloud_logging import ProbeSink, project_from
+
+    return ProbeSink(project_from(args.project))
+
+
+def sync_command(args: argparse.Namespace) -> int:
+    from integrations.cloud_logging import project_from, sync
+    from probes.config import parse_duration
+    from store import resolve_db_path
+    from store.sqlite import open_store
+
+    project = project_from(args.project)
+    since_s = parse_duration(args.since)
+    with open_store(resolve_db_path(args.db)) as store:
+        result = sync(store, project, since_ts=time.time() - since_s, progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result), flush=True)
+    return EXIT_OK
+
+
 def run_command(args: argparse.Namespace) -> int:
     targets = _targets(args)
+    sink = _sink(args)
     store = _open_store(args)
     try:
         if args.every is None:
             runs = asyncio.run(_cycle(targets, args.users))
-            _emit(runs, args, store)
+            _emit(runs, args, store, sink)
             if any(r.outcome == Outcome.PROBE_ERROR for r in runs):
                 return EXIT_BROKEN
             return EXIT_OK if all(r.ok for r in runs) else EXIT_FAILED
-        return _loop(targets, args, store)
+        return _loop(targets, args, store, sink)
     finally:
         if store is not None:
             store.close()
 
 
-def _loop(targets: list[Target], args: argparse.Namespace, store) -> int:  # type: ignore[no-untyped-def]
+def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None) -> int:  # type: ignore[no-untyped-def]
     """Steady schedule: cycle k starts at start + k * every (no drift); a signal ends it after the run in flight."""
     stopping = False
 
@@ -131,7 +164,7 @@ def _loop(targets: list[Target], args: argparse.Namespace, store) -> int:  # typ
         cycle = 0
         while not stopping and (args.count is None or cycle < args.count):
             runs = asyncio.run(_cycle(targets, args.users))
-            _emit(runs, args, store)
+            _emit(runs, args, store, sink)
             cycle += 1
             next_at = start + cycle * args.every
             now = time.monotonic()
@@ -151,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "sync":
+            return sync_command(args)
     except ConfigError as exc:
         print(f"pathwatch: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE

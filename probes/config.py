@@ -7,6 +7,7 @@ number`` rather than a traceback.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,18 @@ def target_from_url(url: str, *, name: str | None = None, health_url: str | None
     if timeout is not None:
         t = replace(t, timeouts=replace(t.timeouts, total=_positive(timeout, "--timeout")))
     return t
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '30m', '24h', '7d', '2w' -> seconds."""
+    m = _DURATION.match(text or "")
+    if not m:
+        raise ConfigError(f"duration {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
 def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:

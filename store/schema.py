@@ -89,6 +89,27 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 3: hourly and daily rollups for long windows, built from the runs already stored
     rollup.MIGRATION_SQL,
     rollup.backfill,
+    # 5: small key-value state (sync cursors, incident -> GitHub issue) and the server log entries fetched
+    """
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE server_logs (
+        insert_id TEXT PRIMARY KEY,
+        ts REAL NOT NULL,
+        severity TEXT NOT NULL,
+        service TEXT,
+        revision TEXT,
+        session TEXT,
+        signature TEXT,
+        run_id TEXT,
+        source TEXT NOT NULL,
+        entry_json TEXT NOT NULL
+    );
+    CREATE INDEX server_logs_by_time ON server_logs(ts);
+    CREATE INDEX server_logs_by_run ON server_logs(run_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -99,10 +99,15 @@ class Store:
         """Write one run and its events atomically; False if a run with this id was already there."""
         return self.save_runs([run]) == 1
 
-    def save_runs(self, runs: Iterable[ProbeRun]) -> int:
-        """Write runs in one transaction, skipping ids already stored; returns how many were new."""
+    def save_runs(self, runs: Iterable[ProbeRun], kv_updates: dict[str, str] | None = None) -> int:
+        """Write runs in one transaction, skipping ids already stored; returns how many were new.
+
+        ``kv_updates`` (e.g. a sync cursor) commit in the same transaction as the runs.
+        """
         added = 0
         with self.write("save runs") as conn:
+            for key, value in (kv_updates or {}).items():
+                conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
             for run in runs:
                 row = _run_row(run)
                 cur = conn.execute(_INSERT_RUN, row)

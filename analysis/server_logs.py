@@ -1,0 +1,145 @@
+"""The server's side of a failure: error signatures from log entries, and which run each entry belongs to.
+
+Entries are Cloud Logging REST dicts (from the API or the sandbox's file). A traceback may sit in
+``textPayload`` or in ``jsonPayload`` (``message``, ``stack_trace``, ``exception``, ``traceback``, or
+Error Reporting's ``error.stack``); the signature is the exception type and message plus the last
+frame's file:line, e.g. ``AttributeError: 'NoneType' object has no attribute 'create_execution_context'
+at agent_service_core.py:544``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in (\S+))?')
+_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s*(.*))?$")
+_JSON_TEXT_FIELDS = ("stack_trace", "traceback", "exception", "message", "msg", "error")
+MAX_TEXT = 8000
+
+
+@dataclass(frozen=True)
+class ServerError:
+    insert_id: str
+    ts: float
+    severity: str
+    service: str | None
+    revision: str | None
+    session: str | None
+    exc_type: str | None
+    exc_message: str | None
+    frame: str | None
+    text: str
+
+    @property
+    def signature(self) -> str:
+        if self.exc_type is None:
+            first = self.text.strip().splitlines()[0] if self.text.strip() else "error without text"
+            return first[:200]
+        msg = f"{self.exc_type}: {self.exc_message}" if self.exc_message else self.exc_type
+        return f"{msg} at {self.frame}" if self.frame else msg
+
+
+def entry_text(entry: dict[str, Any]) -> str:
+    """The entry's human text: textPayload, or the most telling field of jsonPayload."""
+    if isinstance(entry.get("textPayload"), str):
+        return entry["textPayload"][:MAX_TEXT]
+    payload = entry.get("jsonPayload") or {}
+    if isinstance(payload, dict):
+        err = payload.get("error")
+        if isinstance(err, dict) and isinstance(err.get("stack"), str):
+            return err["stack"][:MAX_TEXT]
+        parts = [str(payload[k]) for k in _JSON_TEXT_FIELDS if isinstance(payload.get(k), str) and payload.get(k)]
+        # A traceback field wins; else message and the rest joined.
+        for k in ("stack_trace", "traceback", "exception"):
+            if isinstance(payload.get(k), str) and "Traceback" in payload[k]:
+                return (str(payload.get("message", "")) + "\n" + payload[k]).strip()[:MAX_TEXT]
+        return "\n".join(parts)[:MAX_TEXT]
+    return str(payload)[:MAX_TEXT]
+
+
+def parse_traceback(text: str) -> tuple[str | None, str | None, str | None]:
+    """(exception type, message, last frame 'file.py:line') from a Python traceback, where there is one."""
+    frames = _FRAME.findall(text)
+    frame = None
+    if frames:
+        path, line, _ = frames[-1]
+        frame = f"{path.rsplit('/', 1)[-1]}:{line}"
+    exc_type = exc_msg = None
+    for line in reversed([ln.strip() for ln in text.splitlines() if ln.strip()]):
+        m = _EXC_LINE.match(line)
+        if m:
+            exc_type, exc_msg = m.group(1), (m.group(2) or None)
+            break
+    return exc_type, exc_msg, frame
+
+
+def _ts(entry: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(entry["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+def session_of(entry: dict[str, Any]) -> str | None:
+    """The probe's run id where the backend logged the X-Test-Session header (label, payload or request header)."""
+    labels = entry.get("labels") or {}
+    for key in ("x_test_session", "x-test-session", "test_session"):
+        if labels.get(key):
+            return str(labels[key])
+    payload = entry.get("jsonPayload") or {}
+    if isinstance(payload, dict):
+        for key in ("x_test_session", "test_session", "session"):
+            if isinstance(payload.get(key), str):
+                return payload[key]
+        headers = payload.get("headers")
+        if isinstance(headers, dict):
+            for k, v in headers.items():
+                if k.lower() == "x-test-session":
+                    return str(v)
+    return None
+
+
+def parse_entry(entry: dict[str, Any]) -> ServerError:
+    text = entry_text(entry)
+    exc_type, exc_msg, frame = parse_traceback(text)
+    labels = (entry.get("resource") or {}).get("labels") or {}
+    return ServerError(
+        insert_id=str(entry.get("insertId") or f"{entry.get('timestamp')}-{hash(text) & 0xFFFFFFFF:x}"), ts=_ts(entry),
+        severity=str(entry.get("severity", "DEFAULT")), service=labels.get("service_name"), revision=labels.get("revision_name"),
+        session=session_of(entry), exc_type=exc_type, exc_message=exc_msg, frame=frame, text=text,
+    )
+
+
+def link_to_runs(errors: Sequence[ServerError], run_ids: Sequence[str], starts: Sequence[float], ends: Sequence[float],
+                 max_gap_s: float = 30.0) -> list[str | None]:
+    """For each error, the run it belongs to: by session id when logged, else the run whose span (or nearest edge)
+    is closest in time, within ``max_gap_s``."""
+    known = set(run_ids)
+    s, e = np.asarray(starts, dtype=float), np.asarray(ends, dtype=float)
+    out: list[str | None] = []
+    for err in errors:
+        if err.session and err.session in known:
+            out.append(err.session)
+            continue
+        if not len(s):
+            out.append(None)
+            continue
+        gap = np.where((s <= err.ts) & (err.ts <= e), 0.0, np.minimum(np.abs(s - err.ts), np.abs(e - err.ts)))
+        i = int(np.argmin(gap))
+        out.append(run_ids[i] if gap[i] <= max_gap_s else None)
+    return out
+
+
+def summarise(errors: Iterable[ServerError]) -> list[dict[str, Any]]:
+    """Signatures with counts, first and last time and revisions, most frequent first."""
+    groups: dict[str, dict[str, Any]] = {}
+    for err in errors:
+        g = groups.setdefault(err.signature, {"signature": err.signature, "count": 0, "first_ts": err.ts, "last_ts": err.ts, "revisions": set()})
+        g["count"] += 1
+        g["first_ts"], g["last_ts"] = min(g["first_ts"], err.ts), max(g["last_ts"], err.ts)
+        if err.revision:
+            g["revisions"].add(err.revision)
+    return sorted(({**g, "revisions": sorted(g["revisions"])} for g in groups.values()), key=lambda g: (-g["count"], g["signature"]))
