@@ -78,6 +78,7 @@ class Filters:
 
 
 LAST_FILTERS_KEY = "pw_last_filters"
+FILTER_PARAMS = ("target", "env", "range", "revision")
 
 
 def _query_list(name: str) -> list[str]:
@@ -89,7 +90,7 @@ def filters() -> Filters:
     catalogue = target_catalogue()
     envs = sorted({e for e in catalogue.values() if e})
     last: dict[str, Any] = st.session_state.get(LAST_FILTERS_KEY) or {}
-    has_qp = any(k in st.query_params for k in ("target", "env", "range", "revision"))
+    has_qp = any(k in st.query_params for k in FILTER_PARAMS)
     qp_targets = [t for t in (_query_list("target") if has_qp else last.get("target", [])) if t in catalogue]
     qp_env = st.query_params.get("env") if has_qp else last.get("env")
     qp_range = st.query_params.get("range", DEFAULT_RANGE) if has_qp else last.get("range", DEFAULT_RANGE)
@@ -113,9 +114,13 @@ def filters() -> Filters:
         wanted["range"] = rng
     if rev != "(all)":
         wanted["revision"] = rev
-    current = {k: (st.query_params.get_all(k) if k == "target" else st.query_params.get(k)) for k in st.query_params}
-    if current != wanted:
-        st.query_params.from_dict(wanted)
+    # Only the filter keys are ours; others (run, incident) belong to the page and stay.
+    for k in FILTER_PARAMS:
+        have = st.query_params.get_all(k) if k == "target" else st.query_params.get(k)
+        if k not in wanted and k in st.query_params:
+            del st.query_params[k]
+        elif k in wanted and have != wanted[k]:
+            st.query_params[k] = wanted[k]
     st.session_state[LAST_FILTERS_KEY] = wanted
     targets = tuple(chosen) if chosen else (tuple(names) if env != "(all)" else ())
     return Filters(targets=targets, environment=None if env == "(all)" else env, range_name=rng,
@@ -324,9 +329,33 @@ def ts_of(run: ProbeRun) -> float:
     return iso_to_ts(run.started_at)
 
 
-def server_logs_for(run: ProbeRun) -> list[Any] | None:
-    """Server log entries linked to the run (None when no log source is configured)."""
-    return None
+def log_source() -> Any:
+    from integrations.server_errors import default_source
+
+    return default_source()
+
+
+def server_logs_for(run: ProbeRun) -> list[dict[str, Any]] | None:
+    """Server error entries linked to the run: from the store, else fetched from a local log file on first view
+    (Cloud Logging is fetched on request from the Incidents page). None when no log source is configured."""
+    from integrations.server_errors import collect
+    from store import server_logs as stored
+
+    source = log_source()
+    with reading() as s:
+        rows = stored.for_run(s, run.run_id)
+        if rows or source is None or not source.log_file:
+            return rows if (rows or source is not None) else None
+        start = ts_of(run)
+        collect(s, source, start, start + (run.total_ms or 0.0) / 1000.0, margin_s=5.0)
+        return stored.for_run(s, run.run_id)
+
+
+def server_logs_in(start_ts: float, end_ts: float) -> list[dict[str, Any]]:
+    from store import server_logs as stored
+
+    with reading() as s:
+        return stored.in_window(s, start_ts, end_ts)
 
 
 def figure_value(fig: Any) -> str:
@@ -338,3 +367,10 @@ def figure_value(fig: Any) -> str:
     if fig.unit == "users":
         return f"{fig.value:,.0f} users"
     return f"{fig.unit}{fig.value:,.0f}"
+
+
+def github_link(incident_id: str) -> str | None:
+    from integrations.github import remembered_link
+
+    with reading() as s:
+        return remembered_link(s, incident_id)

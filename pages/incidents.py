@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import copy
+import os
 from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis import deploys, five_whys, impact, signatures
+from analysis import deploys, five_whys, impact, server_logs, signatures
 from analysis.five_whys import Countermeasure, Evidence, FiveWhys, Why
 from pages import _shared as ui
+from probes.errors import PathwatchError
 
 MARGIN_S = 600.0
 
@@ -35,8 +37,6 @@ if f is not None:
     st.markdown(f"**Signature:** {five_whys.escape(inc.get('signature') or inc.get('title') or 'manual incident')}")
     st.markdown(f"From **{ui.fmt_ts(inc.get('start_ts'))}** to **{ui.fmt_ts(inc.get('end_ts')) if inc.get('end_ts') else 'now (open)'}** · "
                 f"revisions: {', '.join(f'`{r}`' for r in inc.get('revisions') or []) or '—'}")
-    if inc.get("github_url"):
-        st.markdown(f"GitHub: [{inc['github_url']}]({inc['github_url']})")
 
     start = float(inc["start_ts"]) - MARGIN_S
     end_ts = inc.get("end_ts")
@@ -69,6 +69,47 @@ if f is not None:
     checks = [v for v in deploys.fix_validations(df) if v.verdict != "insufficient_data"]
     for v in checks:
         st.markdown(f"- deploy {v.from_revision} → {v.to_revision}: **{v.verdict}** ({v.reason})")
+
+    st.subheader("What the server said")
+    source = ui.log_source()
+    logs = ui.server_logs_in(float(inc["start_ts"]) - 60, (float(end_ts) if end_ts is not None else f.now) + 60)
+    local_first_view = source is not None and source.log_file and not logs  # a local file is cheap: read it without asking
+    if local_first_view or (source is not None and not ui.read_only() and st.button(f"Fetch server errors ({source.name})", key="inc_fetch_logs")):
+        from integrations.server_errors import collect
+
+        try:
+            with ui.reading() as s:
+                collect(s, source, float(inc["start_ts"]), float(end_ts) if end_ts is not None else f.now,
+                        service=os.environ.get("PATHWATCH_SERVICE"), revisions=tuple(inc.get("revisions") or ()))
+            logs = ui.server_logs_in(float(inc["start_ts"]) - 60, (float(end_ts) if end_ts is not None else f.now) + 60)
+        except PathwatchError as exc:
+            st.error(str(exc))
+    if not logs:
+        st.caption("No server errors stored for this window." + ("" if source else " Configure PATHWATCH_SERVER_LOG or PATHWATCH_GCP_PROJECT."))
+    for g in server_logs.summarise(server_logs.parse_entry(r["entry"]) for r in logs):
+        st.markdown(f"- **{g['count']}** × `{five_whys.escape(g['signature'])}` ({', '.join(g['revisions'])})")
+    if logs:
+        st.code(server_logs.entry_text(logs[0]["entry"])[:4000], language=None)
+
+    # ------------------------------------------------------------ GitHub
+    st.subheader("GitHub")
+    link = ui.github_link(inc_id)
+    if link:
+        st.markdown(f"Tracking: [{link}]({link})")
+    if not ui.read_only():
+        g1, g2, g3 = st.columns([3, 1, 2])
+        repo = g1.text_input("Repository (OWNER/NAME)", value=os.environ.get("PATHWATCH_GITHUB_REPO", ""), key="gh_repo")
+        number = g2.number_input("Issue", min_value=0, value=0, step=1, key="gh_issue", help="0: open a new issue (or update the one opened before)")
+        if g3.button("Publish to GitHub", key="gh_publish", disabled=not repo):
+            from integrations.github import publish_incident
+
+            try:
+                with ui.reading() as s:
+                    res = publish_incident(s, inc_id, repo, int(number) or None, now=f.now, report_config=cfg,
+                                           dashboard_url=ui.settings().dashboard.public_url)
+                st.success(f"{res.action.replace('_', ' ').capitalize()}: {res.url}")
+            except PathwatchError as exc:
+                st.error(str(exc))
 
     # ------------------------------------------------------------ five whys
     st.subheader("Five whys")

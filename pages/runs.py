@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis import five_whys, server_logs
 from pages import _shared as ui
 from probes.outcomes import Outcome
 from probes.phases import PHASES
@@ -55,5 +56,6 @@ if f is not None:
         elif not logs:
             st.caption("No server errors logged around this run.")
         else:
-            for entry in logs:
-                st.code(redact(entry.text)[:4000], language=None)
+            for row in logs:
+                st.markdown(f"**{row['severity']}** {ui.fmt_ts(row['ts'])} · revision `{row.get('revision') or '?'}` · {five_whys.escape(row['signature'] or '')}")
+                st.code(redact(server_logs.entry_text(row["entry"]))[:4000], language=None)

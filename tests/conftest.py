@@ -127,11 +127,17 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def story_runs():  # type: ignore[no-untyped-def]
+def story_log(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """Where the story's sandbox wrote its own log (filled by ``story_runs``)."""
+    return tmp_path_factory.mktemp("story-log") / "sandbox.log"
+
+
+@pytest.fixture(scope="session")
+def story_runs(story_log):  # type: ignore[no-untyped-def]
     """Real probe runs of the sandbox's golden-path-incident story from three regions (about 12 s, once per session)."""
     from tests.fixtures.record import record_incident_story
 
-    return record_incident_story(story_scale=0.005, every_s=0.1, regions=("us-central1", "europe-west1", "asia-east1"))
+    return record_incident_story(story_scale=0.005, every_s=0.1, regions=("us-central1", "europe-west1", "asia-east1"), log_path=story_log)
 
 
 @pytest.fixture(scope="session")

@@ -215,3 +215,32 @@ def test_a_bad_settings_file_is_named_not_thrown(story_db: Path, tmp_path: Path,
     at.run()
     assert not at.exception
     assert any("slo.objective" in e.value for e in at.error)
+
+
+def test_a_failed_runs_detail_shows_the_servers_traceback(story_db: Path, story_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    df = _frame(story_db)
+    crashed = df[df["close_code"] == 1011]["run_id"].iloc[-1]
+    at = _app(story_db, monkeypatch, PATHWATCH_SERVER_LOG=str(story_log))
+    at.query_params["run"] = crashed
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    assert any(f"Run {crashed}" in h.value for h in at.subheader)
+    assert any("agent\\_service\\_core" in m.value and "544" in m.value for m in at.markdown), "the signature sits next to the run"
+    assert any("AttributeError" in c.value for c in at.code)
+
+
+def test_publish_button_shows_the_link(private_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes.github_api import fake_github
+
+    with fake_github("ghp_pagetest") as gh:
+        gh.add_issue("acme/backend", 12)
+        at = _incident_page(_app(private_db, monkeypatch, GITHUB_TOKEN="ghp_pagetest", GITHUB_API_URL=gh.api_url))
+        at.text_input(key="gh_repo").set_value("acme/backend").run()
+        at.number_input(key="gh_issue").set_value(12).run()
+        at.button(key="gh_publish").click().run()
+        assert not at.exception
+        assert any("Created comment: https://github.example/acme/backend/issues/12#issuecomment-" in s.value for s in at.success)
+        assert len(gh.comments_on("acme/backend", 12)) == 1
+    again = _incident_page(_app(private_db, monkeypatch))
+    assert any("Tracking: [https://github.example/acme/backend/issues/12" in m.value for m in again.markdown)
