@@ -18,7 +18,7 @@ from analysis.settings import settings_from_env
 from probes.cli import _Parser
 from probes.errors import ConfigError, PathwatchError
 from store import incidents as store_incidents
-from store import resolve_db_path
+from store import kv, resolve_db_path
 from store.sqlite import open_store
 
 
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     d = isub.add_parser("detect", help="detect incidents in the store and save them (idempotent)")
     d.add_argument("--db", metavar="PATH")
     d.add_argument("--json", action="store_true")
+    d.add_argument("--full", action="store_true", help="re-read every stored run (default: only since the last detection, minus an hour)")
     ls = isub.add_parser("list", help="list stored incidents")
     ls.add_argument("--db", metavar="PATH")
     ls.add_argument("--json", action="store_true")
@@ -60,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     fw.add_argument("--incident", required=True)
     fw.add_argument("--db", metavar="PATH")
     return p
+
+
+DETECT_MARK = "incidents_detected_until"
+
+
+def _mark(store) -> float | None:  # type: ignore[no-untyped-def]
+    raw = kv.get(store, DETECT_MARK)
+    return float(raw) if raw else None
 
 
 def _frame(store, since_s: float | None, now: float):  # type: ignore[no-untyped-def]
@@ -119,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, default=str) if args.json else to_text(report), end="\n" if args.json else "")
                 return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
             if args.command == "incidents" and args.action == "detect":
-                found = incidents.detect(_frame(store, None, now), config.incidents)
+                since = None if args.full else incidents.detect_since(store_incidents.list_incidents(store), _mark(store))
+                found = incidents.detect(_frame(store, None if since is None else now - since, now), config.incidents)
+                kv.put(store, DETECT_MARK, repr(now))
                 added, changed = store_incidents.upsert_incidents(store, [i.to_dict() for i in found], iso(now) or "")
                 summary = {"incidents": len(found), "added": added, "changed": changed, "open": sum(i.open for i in found)}
                 print(json.dumps(summary) if args.json else f"{len(found)} incidents ({added} new, {changed} updated, {summary['open']} open)")

@@ -87,10 +87,33 @@ def revision_stats(df: pd.DataFrame, manual: Iterable[tuple[str, float]] = ()) -
     return sorted(out, key=lambda r: r.first_seen)
 
 
+@dataclass(frozen=True)
+class SideCounts:
+    """One side of a deploy: runs, failures, and failures per failure mode (all a verdict needs)."""
+
+    runs: int
+    failures: int
+    modes: dict[str, int]
+
+    @property
+    def dominant_mode(self) -> str | None:
+        return min(self.modes, key=lambda m: (-self.modes[m], m)) if self.modes else None
+
+
+def side_counts(df: pd.DataFrame) -> SideCounts:
+    modes = _modes(df).value_counts()
+    return SideCounts(len(df), int((~df["ok"]).sum()), {str(k): int(v) for k, v in modes.items()})
+
+
 def validate(before: pd.DataFrame, after: pd.DataFrame, rule: FixRule = FixRule()) -> tuple[str, float | None, str]:
     """(verdict, p-value, reason) for a change from the runs of one revision to the next."""
-    nb, na = len(before), len(after)
-    fb, fa = int((~before["ok"]).sum()), int((~after["ok"]).sum())
+    return validate_counts(side_counts(before), side_counts(after), rule)
+
+
+def validate_counts(before: SideCounts, after: SideCounts, rule: FixRule = FixRule()) -> tuple[str, float | None, str]:
+    """The verdict from counts alone, so it can run on the store's hourly rollup as well as on raw runs."""
+    nb, na = before.runs, after.runs
+    fb, fa = before.failures, after.failures
     if nb < rule.min_runs or na < rule.min_runs:
         return "insufficient_data", None, f"need {rule.min_runs} runs on each side, have {nb} before and {na} after"
     p = fisher_exact(fb, nb - fb, fa, na - fa)
@@ -104,11 +127,10 @@ def validate(before: pd.DataFrame, after: pd.DataFrame, rule: FixRule = FixRule(
         return "fixed", p, f"the golden path completes again: {success_a:.0%} of {na} runs succeed (was {success_b:.0%}, Fisher p={p:.2g})"
     if success_b >= rule.healthy_rate:
         return "insufficient_data", p, f"failures rose from {rate_b:.0%} to {rate_a:.0%} but not significantly (Fisher p={p:.2g})"
-    modes_b, modes_a = _modes(before), _modes(after)
-    old = str(modes_b.mode().iloc[0])
-    share_after = float((modes_a == old).mean()) if len(modes_a) else 0.0
+    old = str(before.dominant_mode)
+    share_after = after.modes.get(old, 0) / fa if fa else 0.0
     if share_after < rule.vanished_share:
-        new = str(modes_a.mode().iloc[0]) if len(modes_a) else "none"
+        new = after.dominant_mode or "none"
         return "failure_mode_changed", p, (
             f"{old} vanished but the golden path still does not complete: {success_a:.0%} succeed; failures are now {new}"
         )
@@ -127,6 +149,20 @@ def fix_validations(df: pd.DataFrame, rule: FixRule = FixRule()) -> list[FixVali
             from_revision=prev.revision, to_revision=nxt.revision, at=nxt.first_seen, verdict=verdict, p_value=p,
             before={"runs": prev.runs, "failures": prev.runs - prev.successes, "success_rate": prev.success_rate, "dominant_failure_mode": prev.dominant_failure_mode},
             after={"runs": nxt.runs, "failures": nxt.runs - nxt.successes, "success_rate": nxt.success_rate, "dominant_failure_mode": nxt.dominant_failure_mode},
+            reason=reason,
+        ))
+    return out
+
+
+def fix_validations_from_counts(sides: list[tuple[str, float, SideCounts]], rule: FixRule = FixRule()) -> list[FixValidation]:
+    """Verdicts from per-revision counts in order of first appearance: (revision, first seen, counts)."""
+    out = []
+    for (rev_b, _, b), (rev_a, at, a) in zip(sides, sides[1:], strict=False):
+        verdict, p, reason = validate_counts(b, a, rule)
+        out.append(FixValidation(
+            from_revision=rev_b, to_revision=rev_a, at=at, verdict=verdict, p_value=p,
+            before={"runs": b.runs, "failures": b.failures, "success_rate": 1 - b.failures / b.runs if b.runs else None, "dominant_failure_mode": b.dominant_mode},
+            after={"runs": a.runs, "failures": a.failures, "success_rate": 1 - a.failures / a.runs if a.runs else None, "dominant_failure_mode": a.dominant_mode},
             reason=reason,
         ))
     return out

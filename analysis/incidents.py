@@ -153,3 +153,25 @@ def manual(incident_id_: str, title: str, start_ts: float, end_ts: float | None,
 
 def with_end(incident: Incident, end_ts: float | None) -> Incident:
     return replace(incident, end_ts=end_ts)
+
+
+#: How far before the last detection an incremental detection re-reads (a failing streak may straddle it).
+LOOKBACK_S = 3600.0
+
+
+def detect_since(stored: list[dict[str, object]], last_detection_ts: float | None, lookback_s: float = LOOKBACK_S) -> float | None:
+    """Where incremental detection must start reading so it recomputes every incident it can touch whole.
+
+    None (read everything) on the first detection. Otherwise an hour before the last detection, moved back to
+    the start of any detected incident still open or ending inside the window, so none is seen truncated.
+    """
+    if last_detection_ts is None:
+        return None
+    since = last_detection_ts - lookback_s
+    detected = [i for i in stored if i.get("kind") != "manual"]
+    while True:
+        reach = [float(i["start_ts"]) for i in detected  # type: ignore[arg-type]
+                 if float(i["start_ts"]) < since and (i.get("end_ts") is None or float(i["end_ts"]) >= since)]  # type: ignore[arg-type]
+        if not reach:
+            return since
+        since = min(reach)

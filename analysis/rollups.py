@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.deploys import SideCounts, failure_mode
 from analysis.stats import QUANTILES, histogram_quantile, wilson
 from probes.phases import PHASES
 
@@ -97,3 +98,22 @@ def revision_table(hourly: pd.DataFrame) -> pd.DataFrame:
 
 def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def revision_sides(hourly: pd.DataFrame, first_seen: dict[str, float] | None = None) -> list[tuple[str, float, SideCounts]]:
+    """Per revision, in order of first appearance: (revision, first seen, counts by failure mode), from the rollup."""
+    h = hourly[hourly["revision"].notna()]
+    if h.empty:
+        return []
+    failed = h[~h["ok"]]
+    modes = [failure_mode(o, p, c) for o, p, c in zip(failed["outcome"], failed["failed_phase"], failed["close_code"], strict=True)]
+    by_mode = failed.assign(mode=modes).groupby(["revision", "mode"])["n"].sum()
+    runs = h.groupby("revision")["n"].sum()
+    fails = failed.groupby("revision")["n"].sum()
+    first = h.groupby("revision")["hour_ts"].min()
+    seen = first_seen or {}
+    out = []
+    for rev in runs.index:
+        m = by_mode[rev].to_dict() if rev in by_mode.index.get_level_values(0) else {}
+        out.append((str(rev), float(seen.get(rev, first[rev])), SideCounts(int(runs[rev]), int(fails.get(rev, 0)), {str(k): int(v) for k, v in m.items()})))
+    return sorted(out, key=lambda r: r[1])

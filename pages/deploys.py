@@ -1,4 +1,5 @@
-"""Deploys: the revision timeline and each change's fix-validation verdict with its numbers."""
+"""Deploys: the revision timeline and each change's fix-validation verdict with its numbers (from the hourly rollup:
+exact counts over any window)."""
 
 from __future__ import annotations
 
@@ -6,29 +7,32 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis import deploys
+from analysis import deploys, rollups
 from pages import _shared as ui
 
 STAND_OUT = {"failure_mode_changed": "error", "not_fixed": "error", "regressed": "error", "fixed": "success", "insufficient_data": "info"}
 
 f = ui.page_header("Deploys and fix validation", "A fix is 'fixed' only if the golden path completes after it, not merely if the old error stopped")
 if f is not None:
-    df, clipped = ui.window_runs(f)
-    if clipped:
-        st.caption("Verdicts are computed on the last 7 days of runs.")
-    stats = deploys.revision_stats(df, ui.manual_deploys())
-    if stats:
-        timeline = pd.DataFrame([{"revision": ui.short_revision(s.revision), "full revision": s.revision, "start": ui.ts_axis([s.first_seen])[0],
-                                  "end": ui.ts_axis([s.last_seen])[0], "runs": s.runs, "success rate": s.success_rate,
-                                  "dominant outcome": s.dominant_outcome} for s in stats])
-        fig = px.timeline(timeline, x_start="start", x_end="end", y="revision", color="dominant outcome", hover_data=["runs", "success rate"],
-                          color_discrete_map=ui.OUTCOME_COLOURS)
+    hourly = ui.hourly(f.targets, f.since_ts)
+    first_seen = dict(ui.deploy_markers())
+    sides = rollups.revision_sides(hourly, first_seen)
+    table = rollups.revision_table(hourly)
+    if not table.empty:
+        last_seen = table.set_index("revision")["last_hour"] + 3600
+        timeline = pd.DataFrame([{
+            "revision": ui.short_revision(rev), "full revision": rev, "start": ui.ts_axis([ts])[0], "end": ui.ts_axis([max(float(last_seen[rev]), ts)])[0],
+            "runs": c.runs, "success rate": 1 - c.failures / c.runs if c.runs else None,
+            "dominant failure": c.dominant_mode or "none",
+        } for rev, ts, c in sides])
+        fig = px.timeline(timeline, x_start="start", x_end="end", y="revision", color="dominant failure", hover_data=["runs", "success rate"])
+        fig.update_yaxes(autorange="reversed")
         st.plotly_chart(fig, key="dep_timeline")
         st.dataframe(timeline.drop(columns=["start", "end"]).assign(**{"success rate": timeline["success rate"].map(ui.fmt_pct)}),
                      hide_index=True, key="dep_table")
 
     st.subheader("Verdict for every revision change")
-    checks = deploys.fix_validations(df)
+    checks = deploys.fix_validations_from_counts(sides)
     if not checks:
         st.info("No revision change in this window yet.")
     for v in reversed(checks):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ from analysis.frame import from_runs
 from analysis.impact import impact, plain_sentence
 from analysis.report import build
 from store import incidents as store_incidents
-from store.sqlite import open_store
+from store.sqlite import iso_to_ts, open_store
 from tests.fixtures.record import load_fixture
 
 REVS = ["netra-backend-staging-00290-h7q", "netra-backend-staging-00291-abc", "netra-backend-staging-00292-k6b", "netra-backend-staging-00293-x2m"]
@@ -135,3 +136,32 @@ def test_live_story_gives_the_same_verdicts(story_runs):  # type: ignore[no-unty
     report = build(from_runs(runs), now=max(from_runs(runs)["started_ts"]) + 1)
     assert [v["verdict"] for v in report["fix_validations"]] == ["regressed", "failure_mode_changed", "fixed"]
     assert report["incidents"] and report["incidents"][0]["failure_mode"] == "server_error/agent_thinking/1011"
+
+
+def test_incremental_detection_equals_a_full_pass(db_path):  # type: ignore[no-untyped-def]
+    """Detect while the incident is open, again after it closed: the stored result is the one a full pass gives."""
+    runs = load_fixture()
+    df_all = from_runs(runs)
+    cut = float(df_all[df_all["revision"] == REVS[2]]["started_ts"].median())  # during the silent stall
+    env = {**os.environ, "PATHWATCH_DB": str(db_path)}
+    with open_store(db_path) as s:
+        s.save_runs([r for r in runs if iso_to_ts(r.started_at) < cut])
+    first = subprocess.run([sys.executable, "-m", "analysis", "incidents", "detect", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    with open_store(db_path) as s:
+        opened = store_incidents.list_incidents(s)
+        s.save_runs([r for r in runs if iso_to_ts(r.started_at) >= cut])
+    second = subprocess.run([sys.executable, "-m", "analysis", "incidents", "detect", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert [i["status"] for i in opened] == ["open"]
+    with open_store(db_path) as s:
+        stored = store_incidents.list_incidents(s)
+    full = [i.to_dict() for i in incidents.detect(df_all)]
+    assert [(i["id"], i["start_ts"], i["end_ts"], i["status"]) for i in stored] == [(i["id"], i["start_ts"], i["end_ts"], i["status"]) for i in full]
+
+
+def test_detect_since_never_cuts_an_incident():
+    stored = [{"id": "a", "kind": "detected", "start_ts": 100.0, "end_ts": 5000.0}, {"id": "b", "kind": "detected", "start_ts": 6000.0, "end_ts": None}]
+    assert incidents.detect_since([], None) is None, "the first detection reads everything"
+    assert incidents.detect_since(stored, 10_000.0) == 6000.0, "an open incident is re-read from its start"
+    assert incidents.detect_since(stored[:1], 10_000.0) == 6400.0, "an incident that ended before the window is left alone"
+    assert incidents.detect_since(stored[:1], 5500.0) == 100.0, "one that ends inside the window is re-read whole"
