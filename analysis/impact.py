@@ -129,3 +129,45 @@ def report_markdown(period: str, imp: Impact, incidents: list[dict[str, object]]
             sig = str(inc.get("signature") or "").replace("|", "/")
             lines.append(f"| {inc['id']} | {inc.get('start')} | {inc['downtime_minutes']:,.1f} | {inc['revenue_at_risk']:,.0f} | {sig} |")
     return "\n".join(lines) + "\n"
+
+
+def impact_from_hourly(hourly: pd.DataFrame, config: ImpactConfig = ImpactConfig()) -> Impact:
+    """Impact over long windows from the hourly rollup: each target-hour counts its failing share of runs x 60 min.
+
+    The same measure as :func:`impact` when a target is probed evenly within the hour; hours without runs are
+    missing data, not downtime.
+    """
+    if hourly.empty:
+        return impact(pd.DataFrame({"target": [], "started_ts": [], "ok": []}), config)
+    per = hourly.assign(failed=hourly["n"].where(~hourly["ok"], 0)).groupby(["target", "hour_ts"])[["n", "failed"]].sum()
+    targets = max(1, per.index.get_level_values(0).nunique())
+    observed = 60.0 * len(per) / targets
+    downtime = float((per["failed"] / per["n"]).sum()) * 60.0 / targets
+    share = downtime / observed if observed else 0.0
+    revenue = config.monthly_revenue * downtime / MONTH_MINUTES
+    users = config.active_users * share
+    c = config.currency
+    return Impact(
+        downtime_minutes=Figure("downtime_minutes", round(downtime, 2), "min",
+                                f"sum over hours of (failed runs / runs) x 60 min, averaged over {targets} target(s) = "
+                                f"{downtime:.2f} min of {observed:.2f} min observed"),
+        revenue_at_risk=Figure("revenue_at_risk", round(revenue, 2), c,
+                               f"{c}{config.monthly_revenue:,.0f} monthly revenue x {downtime:.2f} min down / {MONTH_MINUTES:,} min in a month = {c}{revenue:,.2f}"),
+        users_at_risk=Figure("users_at_risk", round(users), "users",
+                             f"{config.active_users:,} active users x {share:.0%} of the observed time down = {users:,.0f}"),
+        failing_share=share,
+        observed_minutes=observed,
+    )
+
+
+def hourly_trend(hourly: pd.DataFrame, bucket_s: float, config: ImpactConfig = ImpactConfig()) -> pd.DataFrame:
+    """:func:`by_period` from the hourly rollup."""
+    cols = ["bucket", "runs", "failed_runs", "downtime_minutes", "revenue_at_risk", "users_at_risk"]
+    if hourly.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for bucket, g in hourly.groupby((hourly["hour_ts"] // bucket_s) * bucket_s, sort=True):
+        imp = impact_from_hourly(g, config)
+        rows.append((float(bucket), int(g["n"].sum()), int(g.loc[~g["ok"], "n"].sum()), imp.downtime_minutes.value,
+                     imp.revenue_at_risk.value, imp.users_at_risk.value))
+    return pd.DataFrame(rows, columns=cols)

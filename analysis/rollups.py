@@ -117,3 +117,9 @@ def revision_sides(hourly: pd.DataFrame, first_seen: dict[str, float] | None = N
         m = by_mode[rev].to_dict() if rev in by_mode.index.get_level_values(0) else {}
         out.append((str(rev), float(seen.get(rev, first[rev])), SideCounts(int(runs[rev]), int(fails.get(rev, 0)), {str(k): int(v) for k, v in m.items()})))
     return sorted(out, key=lambda r: r[1])
+
+
+def histogram(hist: pd.DataFrame, phase: str) -> pd.DataFrame:
+    """One phase's latency histogram (bins merged over targets, days and revisions)."""
+    h = hist[hist["phase"] == phase]
+    return h.groupby(["lower_ms", "upper_ms"], as_index=False)["n"].sum().sort_values("lower_ms")

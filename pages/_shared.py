@@ -28,8 +28,9 @@ from store.sqlite import Store, open_store
 
 RANGES: dict[str, float | None] = {"1h": 3600.0, "6h": 6 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": None}
 DEFAULT_RANGE = "24h"
-#: Raw runs are loaded for windows up to this long; longer windows use the rollups.
-RAW_LIMIT_S = 7 * 86400.0
+#: Raw runs are loaded for windows up to this long; longer windows use the rollups (failures alone: up to a week).
+RAW_LIMIT_S = 86400.0
+RAW_FAILED_LIMIT_S = 7 * 86400.0
 STATE_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "not_reached": "#9e9e9e", "skipped": "#e0e0e0"}
 OUTCOME_COLOURS = {"ok": "#2e7d32", "server_error": "#c62828", "event_timeout": "#ef6c00", "auth_rejected": "#6a1b9a"}
 
@@ -192,26 +193,38 @@ def phase_hist(targets: tuple[str, ...], since_ts: float | None, revision: str |
 
 @st.cache_data(ttl=10, show_spinner=False)
 def runs(targets: tuple[str, ...], since_ts: float | None, revision: str | None = None, failed_only: bool = False,
-         limit: int | None = None) -> pd.DataFrame:
+         limit: int | None = None, until_ts: float | None = None) -> pd.DataFrame:
     """Raw runs of the window as the analysis frame (failed_only uses the partial index on failures)."""
     with reading() as s:
-        rows = s.run_rows(COLUMNS, since_ts=since_ts, targets=targets, failed_only=failed_only, newest=limit)
+        rows = s.run_rows(COLUMNS, since_ts=since_ts, until_ts=until_ts, targets=targets, failed_only=failed_only, newest=limit)
     df = runs_frame(rows)
     return df if revision is None else df[df["revision"] == revision]
 
 
 def window_runs(f: Filters, failed_only: bool = False) -> tuple[pd.DataFrame, bool]:
-    """Runs of the filtered window; for windows longer than RAW_LIMIT_S only the most recent week (flag True)."""
+    """Runs of the filtered window. Failures only: clipped to the last RAW_FAILED_LIMIT_S. All runs: nothing for a
+    window longer than RAW_LIMIT_S. The flag says so, and the page then takes its answers from the rollups."""
+    limit = RAW_FAILED_LIMIT_S if failed_only else RAW_LIMIT_S
     since = f.since_ts
-    clipped = f.span_s is None or f.span_s > RAW_LIMIT_S
+    clipped = f.span_s is None or f.span_s > limit
+    if clipped and not failed_only:  # long windows of all runs are answered from the rollups: read nothing
+        return runs_frame([]), True
     if clipped:
-        since = f.now - RAW_LIMIT_S
+        since = f.now - limit
     return runs(f.targets, _bucket(since), f.revision, failed_only), clipped
 
 
 def _bucket(ts: float | None, step: float = 10.0) -> float | None:
     """Round the window start so cached reads are reused between reruns a few seconds apart."""
     return None if ts is None else ts // step * step
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def recent_ok_runs(targets: tuple[str, ...], revision: str | None, limit: int = 200) -> list[str]:
+    """The newest successful run ids (for the waterfall picker), newest first."""
+    with reading() as s:
+        rows = s.run_rows(("run_id", "outcome", "revision"), targets=targets, newest=limit * 5)
+    return [r[0] for r in reversed(rows) if r[1] == "ok" and (revision is None or r[2] == revision)][:limit]
 
 
 @st.cache_data(ttl=10, show_spinner=False)

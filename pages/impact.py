@@ -13,8 +13,10 @@ f = ui.page_header("Business impact", "Downtime is measured from the probes: the
 if f is not None:
     cfg = ui.settings().report
     df, clipped = ui.window_runs(f)
-    period = "in the last 7 days" if clipped else f"in the last {f.range_name}"
-    imp = impact.impact(df, cfg.impact)
+    hourly = ui.hourly(f.targets, f.since_ts, f.revision) if clipped else None
+    period = "since the first run" if f.span_s is None else f"in the last {f.range_name}"
+    # Up to a day, every run stands for the time to the next one; longer windows use the hourly rollup.
+    imp = impact.impact(df, cfg.impact) if hourly is None else impact.impact_from_hourly(hourly, cfg.impact)
     st.markdown(f"### {impact.plain_sentence(imp, period)}")
     cols = st.columns(3)
     for col, fig in zip(cols, imp.figures(), strict=True):
@@ -23,7 +25,7 @@ if f is not None:
 
     st.subheader("Trend")
     bucket_s = 86400.0 if (f.span_s or 1e12) > 2 * 86400 else 3600.0
-    trend = impact.by_period(df, bucket_s, cfg.impact)
+    trend = impact.by_period(df, bucket_s, cfg.impact) if hourly is None else impact.hourly_trend(hourly, bucket_s, cfg.impact)
     if not trend.empty:
         trend["time"] = ui.ts_axis(trend["bucket"]).to_numpy()
         st.plotly_chart(ui.add_deploy_markers(px.bar(trend, x="time", y="downtime_minutes", labels={"downtime_minutes": "minutes down"}), f.since_ts),
@@ -35,7 +37,8 @@ if f is not None:
         end = inc.get("end_ts") if inc.get("end_ts") is not None else f.now
         if end < (f.since_ts or 0):
             continue
-        runs = df[(df["started_ts"] >= inc["start_ts"]) & (df["started_ts"] <= end)]
+        runs = ui.runs(tuple(inc.get("targets") or ()) or f.targets, ui._bucket(float(inc["start_ts"])), until_ts=ui._bucket(end + 10))
+        runs = runs[(runs["started_ts"] >= inc["start_ts"]) & (runs["started_ts"] <= end)]
         if inc.get("targets"):
             runs = runs[runs["target"].isin(inc["targets"])]
         i_imp = impact.impact(runs, cfg.impact)

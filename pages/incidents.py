@@ -42,8 +42,7 @@ if f is not None:
     end_ts = inc.get("end_ts")
     end = (float(end_ts) if end_ts is not None else f.now) + MARGIN_S
     targets = tuple(inc.get("targets") or ()) or f.targets
-    df = ui.runs(targets, ui._bucket(start))
-    df = df[df["started_ts"] <= end]
+    df = ui.runs(targets, ui._bucket(start), until_ts=ui._bucket(end + 10))
     during = df[(df["started_ts"] >= inc["start_ts"]) & (df["started_ts"] <= (end_ts if end_ts is not None else f.now))]
 
     st.subheader("Timeline")

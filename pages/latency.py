@@ -43,14 +43,16 @@ if f is not None:
         table = rollups.phase_percentiles(ui.phase_hist(f.targets, f.since_ts, f.revision))
     st.dataframe(table.round(1), hide_index=True, key="lat_table")
 
-    if not df.empty:
-        st.subheader("Distribution per phase" + (" (last 7 days)" if clipped else ""))
+    st.subheader("Distribution per phase")
+    if not long_window:
         cols = [c for c in PHASE_COLS.values() if df[c].notna().any()]
         dist = df[cols].melt(var_name="phase", value_name="ms").dropna()
         dist["phase"] = dist["phase"].str.removeprefix("ms_")
-        if len(dist) > 50_000:
-            dist = dist.sample(50_000, random_state=0)
         st.plotly_chart(px.box(dist, x="phase", y="ms", points=False, log_y=True), key="lat_box")
+    else:
+        bins = rollups.histogram(ui.phase_hist(f.targets, f.since_ts, f.revision), phase)
+        st.caption(f"{phase}: runs per latency bin (bins about 9 % wide), from the daily histograms")
+        st.plotly_chart(px.bar(bins, x="lower_ms", y="n", log_x=True, labels={"lower_ms": "ms", "n": "runs"}), key="lat_box")
 
     st.subheader("By revision")
     by_rev = rollups.phase_percentiles(ui.phase_hist(f.targets, f.since_ts, f.revision), by=["revision"])
@@ -60,8 +62,7 @@ if f is not None:
         st.plotly_chart(px.bar(by_rev, x="revision", y=["p50", "p95", "p99"], barmode="group", labels={"value": "ms"}), key="lat_by_rev")
 
     st.subheader("One run's waterfall")
-    recent = df[df["ok"]].tail(200) if not df.empty else df
-    options = list(reversed(recent["run_id"].tolist())) if not recent.empty else []
+    options = ui.recent_ok_runs(f.targets, f.revision)
     wanted = st.query_params.get("run")
     if options:
         run_id = st.selectbox("Run (latest successful first)", options, index=options.index(wanted) if wanted in options else 0, key="lat_run")
