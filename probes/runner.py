@@ -274,10 +274,16 @@ class _Session:
                 self.gp.deadline(self.now())
                 break
             try:
-                kind, at, data = await asyncio.wait_for(self.wire.queue.get(), left)
-            except TimeoutError:
-                self.gp.deadline(self.now())
-                break
+                # Already-queued chunks are taken without a suspension; otherwise wait under one cheap timeout
+                # (asyncio.timeout, not wait_for: no extra task per message, which matters with many sessions).
+                kind, at, data = self.wire.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    async with asyncio.timeout(left):
+                        kind, at, data = await self.wire.queue.get()
+                except TimeoutError:
+                    self.gp.deadline(self.now())
+                    break
             t = at - self.t0
             if kind == "data":
                 proto.receive_data(data)  # type: ignore[arg-type]

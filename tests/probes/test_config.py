@@ -79,6 +79,9 @@ def test_minted_jwt_has_the_protocol_claims():
     assert secrets == (token, "s" * 32)
     token2, _ = credentials(t.auth, subject="u-1", now=1_700_000_000, environ={"PATHWATCH_JWT_SECRET": "s" * 32})
     assert token2 != token  # fresh jti per run
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, "t" * 32, algorithms=["HS256"], options={"verify_exp": False})
 
 
 def test_public_url_drops_credentials_and_query():

@@ -1,0 +1,51 @@
+"""``python -m bench all`` or one benchmark by name; each prints its table and appends it to bench/RESULTS.md.
+
+Install first: ``bash scripts/setup.sh bench`` (adds Grafana k6). The 1,000,000-run store is built once
+under bench/data/ (about 2 minutes, 800 MB) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+BENCHES = ("fidelity", "cron", "scale", "store", "analysis")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("name", choices=(*BENCHES, "all", "build"), help="which benchmark (build: only build the 1M-run store)")
+    p.add_argument("--runs", type=int, default=1_000_000, help="store size for analysis/build (default 1,000,000)")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not for RESULTS.md)")
+    args = p.parse_args(argv)
+    names = BENCHES if args.name == "all" else (args.name,)
+    for name in names:
+        if name == "build":
+            from bench.bigstore import ensure_store
+
+            print(ensure_store(args.runs))
+        elif name == "fidelity":
+            from bench.probe_bench import fidelity
+
+            fidelity(runs=20 if args.quick else 200)
+        elif name == "cron":
+            from bench.probe_bench import cron
+
+            cron(repeat=3 if args.quick else 15)
+        elif name == "scale":
+            from bench.probe_bench import scale
+
+            scale(sessions=(1, 10) if args.quick else (1, 100, 1000))
+        elif name == "store":
+            from bench.store_bench import run
+
+            run(single=50, batch=2000, per_writer=20) if args.quick else run()
+        elif name == "analysis":
+            from bench.analysis_bench import run
+
+            run(n_runs=args.runs, repeat=1 if args.quick else 3)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
