@@ -57,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--repo", required=True, metavar="OWNER/NAME")
     pb.add_argument("--issue", type=int, metavar="N", help="comment on this issue; without it, open an issue (and remember it)")
     pb.add_argument("--db", metavar="PATH")
+    dep = sub.add_parser("deploys", help="deploys entered by hand (the runs' own revision changes are found without this)")
+    dsub = dep.add_subparsers(dest="action", required=True)
+    da = dsub.add_parser("add", help="record a deploy: a marker on every chart and a row on the Deploys page")
+    da.add_argument("--revision", required=True)
+    da.add_argument("--at", metavar="ISO8601", help="when it went live (default: now)")
+    da.add_argument("--note", default="", help="what changed, in a few words")
+    da.add_argument("--db", metavar="PATH")
+    dl = dsub.add_parser("list", help="list deploys entered by hand")
+    dl.add_argument("--db", metavar="PATH")
+    dl.add_argument("--json", action="store_true")
     fw = sub.add_parser("five-whys", help="export an incident's five whys as Markdown")
     fw.add_argument("--incident", required=True)
     fw.add_argument("--db", metavar="PATH")
@@ -148,6 +158,21 @@ def main(argv: list[str] | None = None) -> int:
                 inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], args.title, start, end, tuple(args.target))  # type: ignore[union-attr]
                 store_incidents.upsert_incidents(store, [inc.to_dict()], iso(now) or "")
                 print(inc.id)
+                return 0
+            if args.command == "deploys" and args.action == "add":
+                if not args.revision.strip() or len(args.revision) > 200:
+                    raise ConfigError("--revision: give the deployed revision's name (1 to 200 characters)")
+                at = _iso_arg(args.at, "--at") if args.at else now
+                store_incidents.add_deploy(store, args.revision.strip(), at, note=args.note[:2000])
+                print(f"deploy {args.revision.strip()} at {iso(at)} recorded")
+                return 0
+            if args.command == "deploys" and args.action == "list":
+                entries = store_incidents.deploy_entries(store)
+                if args.json:
+                    print(json.dumps(entries))
+                else:
+                    for d in entries:
+                        print(f"{iso(d['at_ts'])}  {d['revision']}  {d['note']}")
                 return 0
             if args.command == "logs":
                 return _logs(store, args, now)

@@ -10,16 +10,24 @@ import argparse
 import sys
 
 BENCHES = ("fidelity", "cron", "scale", "store", "analysis")
+#: ``python -m bench reliability``: the reliability suite with heavier settings than CI's (not part of ``all``).
+HEAVY = {"PATHWATCH_RELIABILITY_KILLS": "500", "PATHWATCH_RELIABILITY_EXAMPLES": "500"}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("name", choices=(*BENCHES, "all", "build"), help="which benchmark (build: only build the 1M-run store)")
+    p.add_argument("name", choices=(*BENCHES, "all", "build", "reliability"), help="which benchmark (build: only build the 1M-run store)")
     p.add_argument("--runs", type=int, default=1_000_000, help="store size for analysis/build (default 1,000,000)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not for RESULTS.md)")
     args = p.parse_args(argv)
     names = BENCHES if args.name == "all" else (args.name,)
     for name in names:
+        if name == "reliability":
+            import os
+            import subprocess
+
+            env = {**os.environ, **HEAVY}
+            return subprocess.call([sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider", "-o", "timeout=3600"], env=env)
         if name == "build":
             from bench.bigstore import ensure_store
 

@@ -163,6 +163,12 @@ def manual_deploys() -> list[tuple[str, float]]:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
+def deploy_entries() -> list[dict[str, Any]]:
+    with reading() as s:
+        return store_incidents.deploy_entries(s)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
 def latest_runs(targets: tuple[str, ...]) -> list[ProbeRun]:
     with reading() as s:
         return rollup.latest_runs(s, targets)

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis import deploys, rollups
+from analysis import deploys, five_whys, rollups
 from pages import _shared as ui
 
 STAND_OUT = {"failure_mode_changed": "error", "not_fixed": "error", "regressed": "error", "fixed": "success", "insufficient_data": "info"}
@@ -38,7 +38,17 @@ if f is not None:
     for v in reversed(checks):
         show = getattr(st, STAND_OUT.get(v.verdict, "info"))
         p = "—" if v.p_value is None else f"{v.p_value:.2g}"
-        show(f"**{v.verdict}**: {v.from_revision} → {v.to_revision} at {ui.fmt_ts(v.at)} (Fisher p = {p})  \n{v.reason}")
+        show(f"**{v.verdict}**: {five_whys.escape(v.from_revision or '?')} → {five_whys.escape(v.to_revision or '?')} at {ui.fmt_ts(v.at)} "
+             f"(Fisher p = {p})  \n{five_whys.escape(v.reason)}")
         cols = st.columns(2)
         cols[0].caption("before: " + ", ".join(f"{k} {val}" for k, val in v.before.items()))
         cols[1].caption("after: " + ", ".join(f"{k} {val}" for k, val in v.after.items()))
+
+    st.subheader("Deploys entered by hand")
+    entries = ui.deploy_entries()
+    if entries:
+        st.dataframe([{"revision": d["revision"], "at": ui.fmt_ts(d["at_ts"]), "note": d["note"]} for d in reversed(entries)],
+                     hide_index=True, key="dep_manual")
+    else:
+        st.caption("None. Revision changes are found from the runs; record one the probes cannot see with "
+                   "`python -m analysis deploys add --revision NAME --at 2026-11-25T10:00:00Z --note 'what changed'`.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from analysis import failures, overview, rollups
+from analysis import failures, five_whys, overview, rollups
 from pages import _shared as ui
 
 f = ui.page_header("Golden path: now", "Per target: status, last run's phases, success rates, error budget, open incident")
@@ -20,7 +20,7 @@ if f is not None:
     head = overview.headline(statuses)
     (st.success if all(s.up for s in statuses) else st.error)(head)
     for inc in open_incidents:
-        st.warning(f"Open incident {inc['id']} since {ui.fmt_ts(inc.get('start_ts'))}: {inc.get('signature') or inc.get('title')}")
+        st.warning(f"Open incident {inc['id']} since {ui.fmt_ts(inc.get('start_ts'))}: {five_whys.escape(inc.get('signature') or inc.get('title') or '')}")
     if not open_incidents and (recent := [i for i in ui.incidents_list() if (i.get("end_ts") or 0) >= f.now - 7 * 86400]):
         last_inc = recent[-1]
         st.info(f"Last incident {last_inc['id']}, resolved {ui.fmt_ts(last_inc['end_ts'])}: {last_inc.get('signature') or last_inc.get('title')}")

@@ -9,9 +9,10 @@ for the golden path) and takes every time mark. Where each mark is taken:
 * ``tls``     - in ``connection_made`` of our protocol, which asyncio calls once
                 the TLS handshake has finished (wss only).
 * every later mark (the upgrade response, each message, a close frame, a drop)
-  is the time ``data_received``/``eof_received``/``connection_lost`` was
-  called for the bytes that completed it: the closest to the socket that
-  asyncio lets a protocol see, before any queueing or parsing.
+  is the time the bytes that completed it arrived: for ws:// the kernel's
+  receive stamp of that read (:mod:`probes.stamped`), so a loop busy with
+  other sessions adds no error; for wss:// the time asyncio's TLS transport
+  called ``data_received``; for a close or drop, when it was seen.
 * ``start_agent_sent`` - right after the frame was handed to the transport.
 
 All marks are ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux), relative to
@@ -51,6 +52,7 @@ from probes.protocol import (
 )
 from probes.record import ProbeRun
 from probes.redact import redact
+from probes.stamped import StampedTransport
 from probes.tls import client_context
 
 USER_AGENT = f"pathwatch/{__version__}"
@@ -77,6 +79,10 @@ class _Wire(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.queue.put_nowait(("data", self.clock(), data))
+
+    def stamped_data_received(self, data: bytes, age_s: float) -> None:
+        """From StampedTransport: ``age_s`` is how long ago the kernel received the bytes."""
+        self.queue.put_nowait(("data", self.clock() - age_s, data))
 
     def eof_received(self) -> None:
         self.queue.put_nowait(("eof", self.clock(), None))
@@ -196,9 +202,13 @@ class _Session:
 
         ctx = client_context(self.target.insecure_skip_tls_verify) if self.target.secure else None
         wire = _Wire(self.clock)
+        if ctx is None:  # plain TCP: reads dated by the kernel, so a busy loop adds no timing error
+            self.transport = StampedTransport(loop, sock, wire)  # type: ignore[assignment]
+            self.wire = wire
+            return
         try:
             made = await self._step(
-                loop.create_connection(lambda: wire, sock=sock, ssl=ctx, server_hostname=host if ctx else None)
+                loop.create_connection(lambda: wire, sock=sock, ssl=ctx, server_hostname=host)
             )
         except (ssl.SSLError, ssl.CertificateError) as exc:
             sock.close()
@@ -206,18 +216,16 @@ class _Session:
             return
         except OSError as exc:
             sock.close()
-            outcome = Outcome.TLS_ERROR if ctx else Outcome.ABNORMAL_CLOSE
-            self.gp.failed(outcome, f"connection failed during {'TLS' if ctx else 'setup'}: {exc}", self.now())
+            self.gp.failed(Outcome.TLS_ERROR, f"connection failed during TLS: {exc}", self.now())
             return
         if made is None:
             sock.close()
             return
         self.transport = made[0]
         self.wire = wire
-        if ctx is not None:
-            assert wire.made_at is not None
-            self.phase_started = wire.made_at - self.t0
-            self.gp.secured(self.phase_started)
+        assert wire.made_at is not None
+        self.phase_started = wire.made_at - self.t0
+        self.gp.secured(self.phase_started)
 
     async def _open_tcp(self, loop: asyncio.AbstractEventLoop, infos: list) -> socket.socket | None:  # type: ignore[type-arg]
         last: OSError | None = None

@@ -83,5 +83,11 @@ def add_deploy(store: Store, revision: str, at_ts: float, source: str = "manual"
         conn.execute("INSERT OR IGNORE INTO deploys (revision, at_ts, source, note) VALUES (?, ?, ?, ?)", (revision, at_ts, source, note))
 
 
+def deploy_entries(store: Store) -> list[dict[str, Any]]:
+    """Deploys entered by hand, oldest first, with their source and note."""
+    rows = store._read("SELECT revision, at_ts, source, note FROM deploys ORDER BY at_ts")
+    return [{"revision": r, "at_ts": t, "source": src, "note": n or ""} for r, t, src, n in rows]
+
+
 def list_deploys(store: Store) -> list[tuple[str, float]]:
     return [(r, t) for r, t in store._read("SELECT revision, at_ts FROM deploys ORDER BY at_ts")]

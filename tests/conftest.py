@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -155,3 +156,37 @@ def story_db(story_runs, tmp_path_factory) -> Path:  # type: ignore[no-untyped-d
         found = incidents.detect(from_runs(story_runs))
         store_incidents.upsert_incidents(s, [i.to_dict() for i in found], iso(time.time()) or "")
     return path
+
+
+# ---------------------------------------------------------------- secrets sweep
+
+#: A compact JWT (header.payload.), GitHub tokens of every kind.
+JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.")
+GITHUB_TOKEN_RE = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})")
+#: Files tests write on purpose to hand a secret to the code under test end in this suffix.
+SECRET_INPUT_SUFFIX = ".secret"
+
+
+def leaks(text: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """What in ``text`` looks like a secret: the signing secret, a JWT, a GitHub token, or any of ``extra``."""
+    found = [f"signing secret at {i}" for i in [text.find(TEST_SECRET)] if i >= 0]
+    found += [f"JWT {m.group()[:16]}... at {m.start()}" for m in JWT_RE.finditer(text)]
+    found += [f"GitHub token {m.group()[:8]}... at {m.start()}" for m in GITHUB_TOKEN_RE.finditer(text)]
+    found += [f"secret {s[:6]}... at {text.find(s)}" for s in extra if s and s in text]
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the whole suite: no file any test left behind (stores, logs, prom files, screenshots) holds a secret."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    roots = [factory.getbasetemp()] if factory is not None else []
+    roots.append(Path(session.config.rootpath) / "test-output")
+    bad = []
+    for root in roots:
+        for path in Path(root).rglob("*") if Path(root).exists() else ():
+            if path.is_file() and not path.name.endswith(SECRET_INPUT_SUFFIX):
+                text = path.read_bytes().decode("utf-8", "replace")
+                bad += [f"{path}: {what}" for what in leaks(text)]
+    if bad:
+        session.config.get_terminal_writer().line("secrets sweep: " + "; ".join(bad[:20]), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -189,9 +189,9 @@ def test_static_token_from_an_env_var_or_a_file(tmp_path):  # type: ignore[no-un
     from probes.auth import AuthConfig, mint_jwt
 
     tok = mint_jwt(TEST_SECRET, subject="static-user", now=__import__("time").time())
-    (tmp_path / "tok").write_text(tok + "\n", encoding="utf-8")
+    (tmp_path / "static.secret").write_text(tok + "\n", encoding="utf-8")
     with running_sandbox("healthy", time_scale=SCALE) as sb:
         by_env = asyncio.run(run_session(replace(sb.target(), auth=AuthConfig(mode="static", token_env="STATIC_TOK", subject="static-user")), environ={"STATIC_TOK": tok}))
-        by_file = _run(replace(sb.target(), auth=AuthConfig(mode="static", token_file=str(tmp_path / "tok"), subject="static-user")))
+        by_file = _run(replace(sb.target(), auth=AuthConfig(mode="static", token_file=str(tmp_path / "static.secret"), subject="static-user")))
     assert by_env.ok and by_file.ok
     assert tok not in json.dumps(by_env.to_dict())

@@ -1,4 +1,4 @@
-"""Fuzzed server behaviour against the real runner: never a crash, never a hang, always one outcome."""
+"""Fuzzed server behaviour against the real runner: never a crash, never a hang, always one outcome, always stored."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import time
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
@@ -16,6 +18,7 @@ from websockets.frames import Frame, Opcode
 from probes.config import Timeouts, target_from_url
 from probes.outcomes import OUTCOMES
 from probes.runner import MAX_MESSAGE_BYTES, run_session
+from store.sqlite import open_store
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 DEADLINE_S = 0.3
@@ -102,14 +105,24 @@ async def _probe_against(script: list[tuple[str, object]], handshake: str):  # t
     return run, time.monotonic() - t0
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.fixture(scope="module")
+def hostile_store(tmp_path_factory):  # type: ignore[no-untyped-def]
+    with open_store(tmp_path_factory.mktemp("hostile") / "runs.db") as store:
+        yield store
+
+
+@settings(max_examples=int(os.environ.get("PATHWATCH_RELIABILITY_EXAMPLES", "50")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=st.lists(actions, max_size=8), handshake=st.sampled_from(["ok", "ok", "ok", "ok", "hang", "garbage", "bad_accept"]))
-def test_hostile_server_never_crashes_or_hangs_the_probe(script, handshake):  # type: ignore[no-untyped-def]
+def test_hostile_server_never_crashes_or_hangs_the_probe(script, handshake, hostile_store):  # type: ignore[no-untyped-def]
     run, took = asyncio.run(_probe_against(script, handshake))
     assert run.outcome in OUTCOMES and run.outcome != "probe_error", run.error
     assert (run.failed_phase is None) == (run.outcome == "ok")
     assert took <= DEADLINE_S + 0.1 + 0.5, took  # deadline + 100 ms, plus the bounded close grace
     assert run.total_ms <= DEADLINE_S * 1000 + 100
+    assert hostile_store.save_run(run), "whatever the server sent, the run is recorded"
+    stored = hostile_store.get_run(run.run_id)
+    assert stored is not None and (stored.outcome, stored.failed_phase, stored.close_code) == (run.outcome, run.failed_phase, run.close_code)
+    assert len(stored.events) == len(run.events)
 
 
 def test_a_server_that_stalls_at_each_phase_fails_in_that_phase():

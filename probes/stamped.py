@@ -1,0 +1,152 @@
+"""A plain-TCP transport that dates each read by the kernel's receive time (SO_TIMESTAMPNS).
+
+Why by hand: asyncio's socket transport reads with ``recv`` and drops ancillary data, so the only time
+it can give is when the event loop got round to the socket. With a thousand sessions in one process the
+loop is busy with other sessions' messages for tens of milliseconds, and that lag used to become timing
+error. The kernel stamps each segment as it arrives; ``recvmsg`` hands that stamp over with the bytes.
+This covers ``ws://``; ``wss://`` keeps asyncio's TLS transport and its loop-time stamps.
+
+The interface is the slice of ``asyncio.Transport`` the runner uses (write, write_eof, close, abort),
+and it reports to an ``asyncio.Protocol``-shaped wire with an extra ``stamped_data_received``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import sys
+import time
+from typing import Protocol
+
+#: Linux values (asm-generic/socket.h); other systems fall back to the loop's read time.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith("linux") else None)
+_TIMESPEC = struct.Struct("qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+READ_SIZE = 256 * 1024
+
+
+class StampedReceiver(Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
+    def stamped_data_received(self, data: bytes, age_s: float) -> None: ...
+    def eof_received(self) -> bool | None: ...
+    def connection_lost(self, exc: Exception | None) -> None: ...
+
+
+class StampedTransport:
+    """Owns a connected, non-blocking socket; reads with kernel stamps, writes with a small buffer."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, receiver: StampedReceiver) -> None:
+        self._loop, self._sock, self._receiver = loop, sock, receiver
+        self._fd = sock.fileno()
+        self._out = bytearray()
+        self._eof_pending = self._closing = self._closed = False
+        self.stamped = False
+        if SO_TIMESTAMPNS is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self.stamped = True
+            except OSError:
+                pass
+        receiver.connection_made(self)  # type: ignore[arg-type]
+        loop.add_reader(self._fd, self._read)
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self) -> None:
+        try:
+            data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, _ANCILLARY)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lose(exc)
+            return
+        if not data:
+            self._loop.remove_reader(self._fd)
+            self._receiver.eof_received()
+            return
+        age = 0.0
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _TIMESPEC.size:
+                sec, nsec = _TIMESPEC.unpack_from(value)
+                # The stamp is wall-clock time; only its age is used, so runs stay on the monotonic clock.
+                age = min(max(time.time() - (sec + nsec / 1e9), 0.0), 60.0)
+        self._receiver.stamped_data_received(data, age)
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, data: bytes) -> None:
+        if self._closing or not data:
+            return
+        if not self._out:
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._lose(exc)
+                return
+            data = data[sent:]
+            if not data:
+                return
+            self._loop.add_writer(self._fd, self._drain)
+        self._out += data
+
+    def _drain(self) -> None:
+        try:
+            sent = self._sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lose(exc)
+            return
+        del self._out[:sent]
+        if self._out:
+            return
+        self._loop.remove_writer(self._fd)
+        if self._eof_pending:
+            self._shutdown_write()
+        if self._closing:
+            self._lose(None)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if self._out:
+            self._eof_pending = True
+        else:
+            self._shutdown_write()
+
+    def _shutdown_write(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+
+    # ------------------------------------------------------------------ closing
+
+    def is_closing(self) -> bool:
+        return self._closing or self._closed
+
+    def close(self) -> None:
+        """Close after what is buffered has been sent (as asyncio's transports do)."""
+        if self._closing:
+            return
+        self._closing = True
+        self._loop.remove_reader(self._fd)
+        if not self._out:
+            self._loop.call_soon(self._lose, None)
+
+    def abort(self) -> None:
+        self._closing = True
+        self._lose(None)
+
+    def _lose(self, exc: Exception | None) -> None:
+        if self._closed:
+            return
+        self._closed = self._closing = True
+        self._loop.remove_reader(self._fd)
+        self._loop.remove_writer(self._fd)
+        self._out.clear()
+        self._sock.close()
+        self._receiver.connection_lost(exc)
