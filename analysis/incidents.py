@@ -1,4 +1,9 @@
-"""Incidents: opened when a target fails K runs in a row, resolved after M clean runs.
+"""Incidents: opened when a target fails K runs in a row, resolved after M clean runs; or when a
+page-severity burn-rate alert fires on a target, resolved when it stops firing.
+
+The burn-rate rule catches what the streak rule cannot: a target failing often but never K times
+in a row (a flaky path burning the error budget 14x too fast). Where both rules see the same
+failure on a target, the streak's episode stands and the alert's is dropped.
 
 Detection is a pure function of the runs, so running it twice gives the same
 incidents with the same ids (idempotent); the store upserts them by id.
@@ -11,16 +16,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from analysis.deploys import failure_mode
 from analysis.signatures import group_failures, sentence
+from analysis.slo import BurnAlert, SLOConfig, good
 
 
 @dataclass(frozen=True)
 class IncidentRule:
     open_after: int = 3
     close_after: int = 3
+    #: Also open incidents on the SLO's page-severity burn-rate alerts (when detect() is given the SLO).
+    burn_alerts: bool = True
+    #: Runs the alert's short window must hold before it may fire (one bad run is not an outage).
+    burn_min_runs: int = 5
 
 
 @dataclass(frozen=True)
@@ -96,9 +107,79 @@ def _episodes(df: pd.DataFrame, rule: IncidentRule) -> list[_Episode]:
     return out
 
 
-def detect(df: pd.DataFrame, rule: IncidentRule = IncidentRule()) -> list[Incident]:
-    """Every incident in the runs of ``df`` (sorted by time), oldest first."""
+def page_alerts(slo: SLOConfig | None, rule: IncidentRule) -> tuple[BurnAlert, ...]:
+    """The burn-rate alerts that open incidents: the SLO's page-severity ones, when the rule uses them."""
+    if slo is None or not rule.burn_alerts:
+        return ()
+    return tuple(a for a in slo.alerts if a.severity == "page")
+
+
+def history_s(slo: SLOConfig | None, rule: IncidentRule) -> float:
+    """How much history before a moment a burn-rate evaluation needs (the longest page window)."""
+    return max((a.long_s for a in page_alerts(slo, rule)), default=0.0)
+
+
+def _burn_episodes(df: pd.DataFrame, slo: SLOConfig, rule: IncidentRule, complete_from: float | None) -> list[_Episode]:
+    """Spans where a page alert fires on one target: from the run at which it fires to the first at which it stops.
+
+    An evaluation needs its long window of history; with ``complete_from`` (the data before it was not read)
+    evaluations whose window reaches before it are skipped rather than computed on part of the runs.
+    """
+    alerts = page_alerts(slo, rule)
+    out: list[_Episode] = []
+    if not alerts or df.empty:
+        return out
+    allowed = 1.0 - slo.objective
+    for target, g in df.groupby("target", sort=False):
+        ts = g["started_ts"].to_numpy(dtype=float)
+        bad = ~good(g, slo).to_numpy(dtype=bool)
+        ok = g["ok"].to_numpy(dtype=bool)
+        ids = g["run_id"].to_numpy()
+        cum = np.concatenate([[0], np.cumsum(bad)])
+        end_idx = np.arange(1, len(ts) + 1)
+        firing = np.zeros(len(ts), dtype=bool)
+        for a in alerts:
+            fires = np.ones(len(ts), dtype=bool)
+            for span in (a.long_s, a.short_s):
+                start_idx = np.searchsorted(ts, ts - span, side="right")
+                n = end_idx - start_idx
+                rate = (cum[end_idx] - cum[start_idx]) / np.maximum(n, 1)
+                fires &= (rate / allowed >= a.factor)
+                if span == a.short_s:
+                    fires &= n >= rule.burn_min_runs
+            if complete_from is not None:
+                fires &= ts - a.long_s >= complete_from
+            firing |= fires
+        i = 0
+        while i < len(ts):
+            if not firing[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(ts) and firing[j]:
+                j += 1
+            span_ids = [str(r) for r in ids[i:j + 1]]
+            failed = [str(r) for r, b, o in zip(ids[i:j], bad[i:j], ok[i:j], strict=True) if b and not o]
+            if failed:
+                out.append(_Episode(str(target), float(ts[i]), float(ts[j]) if j < len(ts) else None, span_ids, failed))
+            i = j
+    return out
+
+
+def detect(df: pd.DataFrame, rule: IncidentRule = IncidentRule(), slo: SLOConfig | None = None,
+           complete_from: float | None = None) -> list[Incident]:
+    """Every incident in the runs of ``df`` (sorted by time), oldest first.
+
+    With ``slo``, page-severity burn-rate alerts open incidents too; ``complete_from`` says from when ``df``
+    holds every run (None: all of it), so no alert is evaluated on a window missing runs.
+    """
     episodes = _episodes(df, rule)
+    streaks: dict[str, list[_Episode]] = {}
+    for ep in episodes:
+        streaks.setdefault(ep.target, []).append(ep)
+    if slo is not None:
+        episodes += [ep for ep in _burn_episodes(df, slo, rule, complete_from)
+                     if not any(_overlap(ep, other) for other in streaks.get(ep.target, ()))]
     by_id = df.set_index("run_id")
     described = []
     for ep in episodes:

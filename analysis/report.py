@@ -39,7 +39,7 @@ def build(df: pd.DataFrame, *, now: float, since_s: float | None = None, config:
           stored_incidents: list[dict[str, Any]] = (), manual_deploys: list[tuple[str, float]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     rate = failures.success_rate(df)
     sigs = signatures.group_failures(df)
-    detected = incidents.detect(df, config.incidents)
+    detected = incidents.detect(df, config.incidents, config.slo, complete_from=now - since_s if since_s else None)
     detected_ids = {i.id for i in detected}
     extra = [i for i in stored_incidents if i.get("id") not in detected_ids and i.get("kind") == "manual"]
     status = slo.status(df, config.slo, now)

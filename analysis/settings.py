@@ -76,9 +76,14 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
         else:
             value = _number(v, f"impact.{k}", strict=k == "max_gap_s")
             imp = replace(imp, **{k: int(value) if k == "active_users" else value})
-    r = _section(data, "incidents", source, {"open_after", "close_after"})
+    r = _section(data, "incidents", source, {"open_after", "close_after", "burn_alerts", "burn_min_runs"})
     rule = IncidentRule()
     for k, v in r.items():
+        if k == "burn_alerts":
+            if not isinstance(v, bool):
+                raise ConfigError("incidents.burn_alerts: must be true or false")
+            rule = replace(rule, burn_alerts=v)
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConfigError(f"incidents.{k}: must be a whole number of runs, at least 1")
         rule = replace(rule, **{k: v})

@@ -52,7 +52,7 @@ from probes.protocol import (
 )
 from probes.record import ProbeRun
 from probes.redact import redact
-from probes.stamped import StampedTransport
+from probes.stamped import StampedTransport, request_stamps
 from probes.tls import client_context
 
 USER_AGENT = f"pathwatch/{__version__}"
@@ -233,6 +233,8 @@ class _Session:
             sock = socket.socket(family, type_, proto)
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if not self.target.secure:
+                request_stamps(sock)  # early: the kernel switches stamping on a moment after it is first asked
             try:
                 done = await self._step(loop.sock_connect(sock, addr))
             except OSError as exc:

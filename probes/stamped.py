@@ -27,6 +27,19 @@ _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 READ_SIZE = 256 * 1024
 
 
+def request_stamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp what this socket receives. Linux turns stamping on stack-wide a moment after
+    the first socket asks (a deferred switch), so the runner asks before it connects; a read that still
+    comes back without a stamp is dated by the loop, as asyncio's transport would."""
+    if SO_TIMESTAMPNS is None:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
 class StampedReceiver(Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
     def stamped_data_received(self, data: bytes, age_s: float) -> None: ...
@@ -42,13 +55,7 @@ class StampedTransport:
         self._fd = sock.fileno()
         self._out = bytearray()
         self._eof_pending = self._closing = self._closed = False
-        self.stamped = False
-        if SO_TIMESTAMPNS is not None:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-                self.stamped = True
-            except OSError:
-                pass
+        self.stamped = request_stamps(sock)
         receiver.connection_made(self)  # type: ignore[arg-type]
         loop.add_reader(self._fd, self._read)
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from probes.stamped import StampedTransport
+from probes.stamped import SO_TIMESTAMPNS, StampedTransport
+from tests.conftest import poll
 
 
 class Receiver:
@@ -41,8 +42,31 @@ def _tcp_pair() -> tuple[socket.socket, socket.socket]:
     return client, server
 
 
+def _kernel_stamping_on() -> tuple[socket.socket, socket.socket]:
+    """Linux switches receive stamping on for the whole stack a moment after the first socket asks for it
+    (a deferred static key); wait until a stamped read comes back, and keep that pair open meanwhile."""
+    a, b = _tcp_pair()
+    a.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+    def stamped() -> bool:
+        b.sendall(b".")
+        end = time.monotonic() + 1
+        while time.monotonic() < end:
+            try:
+                _, ancillary, _, _ = a.recvmsg(16, socket.CMSG_SPACE(16))
+                return bool(ancillary)
+            except BlockingIOError:
+                continue
+        return False
+
+    poll(stamped, deadline_s=10, every_s=0.01)
+    return a, b
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_TIMESTAMPNS is Linux's")
 def test_bytes_that_waited_while_the_loop_was_busy_carry_their_age() -> None:
+    warm = _kernel_stamping_on()
+
     async def scenario() -> Receiver:
         client, server = _tcp_pair()
         rx = Receiver()
@@ -64,7 +88,11 @@ def test_bytes_that_waited_while_the_loop_was_busy_carry_their_age() -> None:
             await asyncio.sleep(0)
         return rx
 
-    rx = asyncio.run(scenario())
+    try:
+        rx = asyncio.run(scenario())
+    finally:
+        for sock in warm:
+            sock.close()
     (data, age), = rx.chunks
     assert data == b"event"
     assert 0.14 <= age < 5, f"the read is dated {age:.3f} s back: the kernel stamp, not the read time"
