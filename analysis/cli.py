@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 from analysis import five_whys, incidents
 from analysis.frame import COLUMNS, runs_frame
@@ -95,6 +97,16 @@ def _iso_arg(text: str, flag: str) -> float:
         raise ConfigError(f"{flag} {text!r}: use ISO 8601, e.g. 2026-11-25T10:00:00Z") from None
 
 
+def _print_list(items: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]) -> int:
+    """One JSON array, or one line per item for people."""
+    if as_json:
+        print(json.dumps(items))
+    else:
+        for item in items:
+            print(line(item))
+    return 0
+
+
 def _logs(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[no-untyped-def]
     from analysis import server_logs
     from integrations.server_errors import collect, default_source
@@ -151,13 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(summary) if args.json else f"{len(found)} incidents ({added} new, {changed} updated, {summary['open']} open)")
                 return 0
             if args.command == "incidents" and args.action == "list":
-                stored = store_incidents.list_incidents(store)
-                if args.json:
-                    print(json.dumps(stored))
-                else:
-                    for i in stored:
-                        print(f"{i['id']}  {i['status']:<8} {iso(i['start_ts'])}  {i['signature']}")
-                return 0
+                return _print_list(store_incidents.list_incidents(store), args.json,
+                                   lambda i: f"{i['id']}  {i['status']:<8} {iso(i['start_ts'])}  {i['signature']}")
             if args.command == "incidents" and args.action == "create":
                 start, end = _iso_arg(args.start, "--start"), _iso_arg(args.end, "--end") if args.end else None
                 inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], args.title, start, end, tuple(args.target))  # type: ignore[union-attr]
@@ -172,13 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"deploy {args.revision.strip()} at {iso(at)} recorded")
                 return 0
             if args.command == "deploys" and args.action == "list":
-                entries = store_incidents.deploy_entries(store)
-                if args.json:
-                    print(json.dumps(entries))
-                else:
-                    for d in entries:
-                        print(f"{iso(d['at_ts'])}  {d['revision']}  {d['note']}")
-                return 0
+                return _print_list(store_incidents.deploy_entries(store), args.json, lambda d: f"{iso(d['at_ts'])}  {d['revision']}  {d['note']}")
             if args.command == "logs":
                 return _logs(store, args, now)
             if args.command == "publish":

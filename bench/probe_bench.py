@@ -104,15 +104,30 @@ def _k6(host: str, folder: Path, vus: int, iterations: int) -> tuple[list[dict[s
     return k6.parse_output(usage.pop("output")), usage  # type: ignore[arg-type]
 
 
+#: Forks and execs the measured command from a small process. Linux counts the RSS a child had *before* exec
+#: in its peak RSS, so a child forked straight from this (large) benchmark process would never report less than
+#: the benchmark's own size. The launcher also times the child itself, leaving its own start-up out.
+_LAUNCHER = """
+import json, os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    json.dump({"wall_s": time.perf_counter() - t0, "cpu_s": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024,
+               "rc": os.waitstatus_to_exitcode(status)}, f)
+"""
+
+
 def _measure(cmd: list[str], env: dict[str, str], capture: bool = False) -> dict[str, Any]:
-    """Wall time, CPU seconds and peak RSS of one child process (from wait4)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024, "rc": proc.returncode, "output": out}
+    """Wall time, CPU seconds and peak RSS of one child process (from wait4 in a small launcher)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as usage:
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _LAUNCHER, usage.name, *cmd], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL, text=True, check=False)
+        result: dict[str, Any] = json.loads(usage.read())
+    result["output"] = proc.stdout
+    return result
 
 
 # ---------------------------------------------------------------- 1. timing fidelity
@@ -163,6 +178,8 @@ def cron(repeat: int = 15, time_scale: float = 0.2) -> str:
             (it,) = k6.parse_output(m["output"])
             m["network_s"] = (it["times"]["agent_completed"] - it["t0"]) / 1000.0
             kk.append(m)
+        # The floor of any Python probe on this machine: the interpreter plus asyncio and websockets, doing nothing.
+        floor = [_measure([sys.executable, "-c", "import asyncio, websockets.client"], env) for _ in range(repeat)]
         imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import probes.cli, probes.runner, probes.auth, probes.health, store.sqlite"],
                                  capture_output=True, text=True, cwd=ROOT, env=env).stderr
     def med(ms: list[dict[str, Any]], key: str) -> float:
@@ -174,6 +191,8 @@ def cron(repeat: int = 15, time_scale: float = 0.2) -> str:
         ["CPU seconds", f"{med(pw, 'cpu_s'):.3f}", f"{med(kk, 'cpu_s'):.3f}", "within 2x of k6", f"{med(pw, 'cpu_s') / med(kk, 'cpu_s'):.2f}"],
         ["peak RSS (MB)", f"{med(pw, 'rss_mb'):.1f}", f"{med(kk, 'rss_mb'):.1f}", "< 80 and below k6", f"{med(pw, 'rss_mb') / med(kk, 'rss_mb'):.2f}"],
         ["network time (s)", f"{med(pw, 'network_s'):.3f}", f"{med(kk, 'network_s'):.3f}", "", ""],
+        ["floor: CPU of `python -c 'import asyncio, websockets.client'` (s)", f"{med(floor, 'cpu_s'):.3f}", "", "",
+         f"{med(floor, 'cpu_s') / med(kk, 'cpu_s'):.2f}"],
     ]
     top = sorted(((int(p[1]), p[2].strip()) for line in imports.splitlines() if line.startswith("import time:") and
                   len(p := [x.strip() for x in line.removeprefix("import time:").split("|")]) == 3 and p[1].isdigit()), reverse=True)[:8]
