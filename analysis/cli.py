@@ -150,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, default=str) if args.json else to_text(report), end="\n" if args.json else "")
                 return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
             if args.command == "incidents" and args.action == "detect":
-                since = None if args.full else incidents.detect_since(store_incidents.list_incidents(store), _mark(store))
+                stored = store_incidents.list_incidents(store)
+                since = None if args.full else incidents.detect_since(stored, _mark(store))
                 # Burn-rate alerts need their long window of history before the first moment re-examined.
                 read_from = None if since is None else since - incidents.history_s(config.slo, config.incidents)
                 found = incidents.detect(_frame(store, None if read_from is None else now - read_from, now), config.incidents, config.slo,
                                          complete_from=read_from)
                 if since is not None:  # what starts earlier was stored whole by an earlier detection
                     found = [i for i in found if i.start_ts >= since]
+                found = incidents.keep_ids(found, stored)
                 kv.put(store, DETECT_MARK, repr(now))
                 added, changed = store_incidents.upsert_incidents(store, [i.to_dict() for i in found], iso(now) or "")
                 summary = {"incidents": len(found), "added": added, "changed": changed, "open": sum(i.open for i in found)}

@@ -236,6 +236,33 @@ def with_end(incident: Incident, end_ts: float | None) -> Incident:
     return replace(incident, end_ts=end_ts)
 
 
+def keep_ids(found: list[Incident], stored: list[dict[str, object]]) -> list[Incident]:
+    """Re-detected incidents keep the id already stored for them.
+
+    An incident's id comes from its first failed run. When a later detection sees a second target's streak
+    that began earlier (it completed only after the last detection), the grouped incident's first run moves
+    earlier and its id would change, leaving the stored one open forever with its five whys and GitHub link.
+    So a found incident that covers a stored detected one (same failure mode, overlapping time) takes its id.
+    """
+    known = {str(s["id"]) for s in stored}
+    taken = {i.id for i in found if i.id in known}
+    candidates = sorted((s for s in stored if s.get("kind") != "manual" and str(s["id"]) not in taken),
+                        key=lambda s: float(s["start_ts"]))  # type: ignore[arg-type]
+    out = []
+    for inc in found:
+        if inc.id not in known:
+            for s in candidates:
+                s_end = float("inf") if s.get("end_ts") is None else float(s["end_ts"])  # type: ignore[arg-type]
+                i_end = float("inf") if inc.end_ts is None else inc.end_ts
+                if (str(s["id"]) not in taken and s.get("failure_mode") == inc.failure_mode
+                        and float(s["start_ts"]) <= i_end and inc.start_ts <= s_end):  # type: ignore[arg-type]
+                    inc = replace(inc, id=str(s["id"]))
+                    taken.add(inc.id)
+                    break
+        out.append(inc)
+    return out
+
+
 #: How far before the last detection an incremental detection re-reads (a failing streak may straddle it).
 LOOKBACK_S = 3600.0
 
