@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--db", metavar="PATH")
     d.add_argument("--json", action="store_true")
     d.add_argument("--full", action="store_true", help="re-read every stored run (default: only since the last detection, minus an hour)")
+    d.add_argument("--chunk", metavar="DURATION", default="1d", help="with --full: read this much time of runs at a time (bounds memory; default 1d)")
     ls = isub.add_parser("list", help="list stored incidents")
     ls.add_argument("--db", metavar="PATH")
     ls.add_argument("--json", action="store_true")
@@ -97,6 +98,56 @@ def _iso_arg(text: str, flag: str) -> float:
         raise ConfigError(f"{flag} {text!r}: use ISO 8601, e.g. 2026-11-25T10:00:00Z") from None
 
 
+def _detect(store, config, now: float, full_chunk_s: float | None) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Detect incidents and save them. Incremental by default: from the last detection, minus an hour (and back to
+    the start of any incident still open), plus the burn-rate alerts' history. ``full_chunk_s`` re-reads every
+    run, as a series of such passes over consecutive time chunks, so memory stays bounded on a large store."""
+    stored = store_incidents.list_incidents(store)
+    mark = None if full_chunk_s is not None else _mark(store)
+    ends: list[float | None] = [None]
+    if full_chunk_s is not None:
+        first = store.run_rows(("started_ts",), limit=1)
+        start = float(first[0][0]) if first else now
+        n = max(1, int((now - start) // max(full_chunk_s, 1.0)) + 1)
+        ends = [start + (k + 1) * full_chunk_s for k in range(n - 1)] + [None]
+    history = incidents.history_s(config.slo, config.incidents)
+    added = changed = removed = 0
+    latest: dict[str, incidents.Incident] = {}
+    for until in ends:
+        since = incidents.detect_since(stored, mark)
+        read_from = None if since is None else since - history  # burn-rate alerts need their long window before `since`
+        rows = store.run_rows(COLUMNS, since_ts=read_from, until_ts=until)
+        found = incidents.detect(runs_frame(rows), config.incidents, config.slo, complete_from=read_from)
+        if since is not None:  # what starts earlier was stored whole by an earlier pass
+            found = [i for i in found if i.start_ts >= since]
+        found = incidents.keep_ids(found, stored)
+        kept, gone = _superseded(store, stored, found, since, until)
+        a, c = store_incidents.upsert_incidents(store, [i.to_dict() for i in found] + kept, iso(now) or "")
+        added, changed, removed = added + a, changed + c, removed + gone
+        latest.update({i.id: i for i in found})
+        stored = store_incidents.list_incidents(store)
+        mark = until if until is not None else now
+    kv.put(store, DETECT_MARK, repr(now))
+    final = [latest[s["id"]] for s in stored if s["id"] in latest]
+    return {"incidents": len(final), "added": added, "changed": changed, "removed": removed, "open": sum(i.open for i in final)}
+
+
+def _superseded(store, stored: list[dict[str, Any]], found: list[incidents.Incident], since: float | None,  # type: ignore[no-untyped-def]
+                until: float | None) -> tuple[list[dict[str, Any]], int]:
+    """Stored detected incidents in the re-examined range [since, until) that this pass no longer finds (seen on partial runs,
+    e.g. an alert's span that a streak on the same target later covered). Unannotated ones are removed (their
+    count is returned); one with five whys or a GitHub link is kept, closed and marked superseded (returned for saving)."""
+    from integrations.github import link_key
+
+    ids = {i.id for i in found}
+    gone = [s for s in stored if s.get("kind") != "manual" and s["id"] not in ids
+            and (since is None or float(s["start_ts"]) >= since) and (until is None or float(s["start_ts"]) < until)]
+    keep = [s for s in gone if store_incidents.load_five_whys(store, s["id"]) or kv.get(store, link_key(s["id"]))]
+    removed = store_incidents.delete_detected(store, [s["id"] for s in gone if s not in keep])
+    return [{**s, "superseded": True, "status": "resolved", "end_ts": s["end_ts"] if s.get("end_ts") is not None else s["start_ts"]}
+            for s in keep if not s.get("superseded")], removed
+
+
 def _print_list(items: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]) -> int:
     """One JSON array, or one line per item for people."""
     if as_json:
@@ -150,19 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, default=str) if args.json else to_text(report), end="\n" if args.json else "")
                 return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
             if args.command == "incidents" and args.action == "detect":
-                stored = store_incidents.list_incidents(store)
-                since = None if args.full else incidents.detect_since(stored, _mark(store))
-                # Burn-rate alerts need their long window of history before the first moment re-examined.
-                read_from = None if since is None else since - incidents.history_s(config.slo, config.incidents)
-                found = incidents.detect(_frame(store, None if read_from is None else now - read_from, now), config.incidents, config.slo,
-                                         complete_from=read_from)
-                if since is not None:  # what starts earlier was stored whole by an earlier detection
-                    found = [i for i in found if i.start_ts >= since]
-                found = incidents.keep_ids(found, stored)
-                kv.put(store, DETECT_MARK, repr(now))
-                added, changed = store_incidents.upsert_incidents(store, [i.to_dict() for i in found], iso(now) or "")
-                summary = {"incidents": len(found), "added": added, "changed": changed, "open": sum(i.open for i in found)}
-                print(json.dumps(summary) if args.json else f"{len(found)} incidents ({added} new, {changed} updated, {summary['open']} open)")
+                summary = _detect(store, config, now, parse_duration(args.chunk) if args.full else None)
+                print(json.dumps(summary) if args.json else
+                      f"{summary['incidents']} incidents ({summary['added']} new, {summary['changed']} updated, {summary['removed']} superseded "
+                      f"and removed, {summary['open']} open)")
                 return 0
             if args.command == "incidents" and args.action == "list":
                 return _print_list(store_incidents.list_incidents(store), args.json,

@@ -120,7 +120,9 @@ def history_s(slo: SLOConfig | None, rule: IncidentRule) -> float:
 
 
 def _burn_episodes(df: pd.DataFrame, slo: SLOConfig, rule: IncidentRule, complete_from: float | None) -> list[_Episode]:
-    """Spans where a page alert fires on one target: from the run at which it fires to the first at which it stops.
+    """Spans where a page alert fires on one target: from the run at which it fires to the first at which it stops,
+    holding at least ``open_after`` failed runs (right after a long outage the long window still burns, and a
+    single failed run would otherwise fire the alert again).
 
     An evaluation needs its long window of history; with ``complete_from`` (the data before it was not read)
     evaluations whose window reaches before it are skipped rather than computed on part of the runs.
@@ -160,7 +162,7 @@ def _burn_episodes(df: pd.DataFrame, slo: SLOConfig, rule: IncidentRule, complet
                 j += 1
             span_ids = [str(r) for r in ids[i:j + 1]]
             failed = [str(r) for r, b, o in zip(ids[i:j], bad[i:j], ok[i:j], strict=True) if b and not o]
-            if failed:
+            if len(failed) >= rule.open_after:  # as for streaks: fewer failed runs than that are not an outage
                 out.append(_Episode(str(target), float(ts[i]), float(ts[j]) if j < len(ts) else None, span_ids, failed))
             i = j
     return out

@@ -38,6 +38,12 @@ def upsert_incidents(store: Store, incidents: list[dict[str, Any]], now_iso: str
     return added, changed
 
 
+def delete_detected(store: Store, ids: list[str]) -> int:
+    """Remove detected incidents (with their history); a manual incident is never removed this way."""
+    with store.write("remove superseded incidents") as conn:
+        return sum(conn.execute("DELETE FROM incidents WHERE id = ? AND kind <> 'manual'", (i,)).rowcount for i in ids)
+
+
 def list_incidents(store: Store, since_ts: float | None = None) -> list[dict[str, Any]]:
     sql = "SELECT doc_json FROM incidents"
     args: tuple[Any, ...] = ()

@@ -118,7 +118,7 @@ def test_report_cli_json_has_every_section(df, db_path):  # type: ignore[no-unty
     text = subprocess.run([sys.executable, "-m", "analysis", "report", "--db", str(db_path)], capture_output=True, text=True, timeout=60)
     assert "failure_mode_changed" in text.stdout and "1011 Internal error" in text.stdout
     detect = subprocess.run([sys.executable, "-m", "analysis", "incidents", "detect", "--db", str(db_path), "--json"], capture_output=True, text=True, timeout=60)
-    assert json.loads(detect.stdout) == {"incidents": 1, "added": 1, "changed": 0, "open": 0}
+    assert json.loads(detect.stdout) == {"incidents": 1, "added": 1, "changed": 0, "removed": 0, "open": 0}
     detect = subprocess.run([sys.executable, "-m", "analysis", "incidents", "detect", "--db", str(db_path), "--json"], capture_output=True, text=True, timeout=60)
     assert json.loads(detect.stdout)["added"] == 0
 
