@@ -24,7 +24,7 @@ if f is not None:
     if not incidents:
         st.success("No incidents recorded. Detection runs with `python -m analysis incidents detect` (the demo runs it every few seconds).")
         st.stop()
-    rows = [{"id": i["id"], "status": i.get("status"), "start": ui.fmt_ts(i.get("start_ts")), "end": ui.fmt_ts(i.get("end_ts")),
+    rows = [{"id": i["id"], "status": "superseded" if i.get("superseded") else i.get("status"), "start": ui.fmt_ts(i.get("start_ts")), "end": ui.fmt_ts(i.get("end_ts")),
              "targets": ", ".join(i.get("targets") or []), "signature": i.get("signature") or i.get("title") or "",
              "failed runs": i.get("failed_runs")} for i in reversed(incidents)]
     st.dataframe(rows, hide_index=True, key="inc_table")

@@ -244,3 +244,12 @@ def test_publish_button_shows_the_link(private_db: Path, monkeypatch: pytest.Mon
         assert len(gh.comments_on("acme/backend", 12)) == 1
     again = _incident_page(_app(private_db, monkeypatch))
     assert any("Tracking: [https://github.example/acme/backend/issues/12" in m.value for m in again.markdown)
+
+
+def test_a_superseded_incident_says_so(private_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_store(private_db) as s:
+        inc = store_incidents.list_incidents(s)[0]
+        store_incidents.upsert_incidents(s, [{**inc, "superseded": True}], "2026-11-25T00:00:00Z")
+    at = _incident_page(_app(private_db, monkeypatch, PATHWATCH_READ_ONLY="1"))
+    table = _table(at, "status").set_index("id")
+    assert table.loc[inc["id"], "status"] == "superseded"
