@@ -6,13 +6,12 @@ for the golden path) and takes every time mark. Where each mark is taken:
 
 * ``dns``     - when ``getaddrinfo`` returns.
 * ``connect`` - when the non-blocking ``connect()`` of the TCP socket completes.
-* ``tls``     - in ``connection_made`` of our protocol, which asyncio calls once
-                the TLS handshake has finished (wss only).
+* ``tls``     - when the TLS handshake (over memory BIOs) has finished (wss only).
 * every later mark (the upgrade response, each message, a close frame, a drop)
-  is the time the bytes that completed it arrived: for ws:// the kernel's
-  receive stamp of that read (:mod:`probes.stamped`), so a loop busy with
-  other sessions adds no error; for wss:// the time asyncio's TLS transport
-  called ``data_received``; for a close or drop, when it was seen.
+  is the time the bytes that completed it arrived: the kernel's receive
+  stamp of that read (:mod:`probes.stamped`; for wss:// the read whose
+  TLS record completed it), so a loop busy with other sessions adds no
+  error; for a close or drop, when it was seen.
 * ``start_agent_sent`` - right after the frame was handed to the transport.
 
 All marks are ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux), relative to
@@ -52,7 +51,7 @@ from probes.protocol import (
 )
 from probes.record import ProbeRun
 from probes.redact import redact
-from probes.stamped import StampedTransport, request_stamps
+from probes.stamped import StampedTransport, request_stamps, tls_handshake
 from probes.tls import client_context
 
 USER_AGENT = f"pathwatch/{__version__}"
@@ -64,21 +63,16 @@ CLOSE_GRACE_S = 0.5
 Clock = Callable[[], float]
 
 
-class _Wire(asyncio.Protocol):
-    """Timestamps every chunk the moment asyncio hands it over, then queues it."""
+class _Wire:
+    """Receives from StampedTransport: dates every chunk by its kernel stamp, then queues it for the session."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.queue: asyncio.Queue[tuple[str, float, object]] = asyncio.Queue()
         self.made_at: float | None = None
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+    def connection_made(self, transport: object) -> None:
         self.made_at = self.clock()
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.queue.put_nowait(("data", self.clock(), data))
 
     def stamped_data_received(self, data: bytes, age_s: float) -> None:
         """From StampedTransport: ``age_s`` is how long ago the kernel received the bytes."""
@@ -136,7 +130,7 @@ class _Session:
         )
         self.t0 = 0.0
         self.phase_started = 0.0
-        self.transport: asyncio.Transport | None = None
+        self.transport: StampedTransport | None = None
 
     def now(self) -> float:
         return self.clock() - self.t0
@@ -202,30 +196,28 @@ class _Session:
 
         ctx = client_context(self.target.insecure_skip_tls_verify) if self.target.secure else None
         wire = _Wire(self.clock)
-        if ctx is None:  # plain TCP: reads dated by the kernel, so a busy loop adds no timing error
-            self.transport = StampedTransport(loop, sock, wire)  # type: ignore[assignment]
-            self.wire = wire
-            return
-        try:
-            made = await self._step(
-                loop.create_connection(lambda: wire, sock=sock, ssl=ctx, server_hostname=host)
-            )
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            sock.close()
-            self.gp.failed(Outcome.TLS_ERROR, f"TLS handshake failed: {exc}", self.now())
-            return
-        except OSError as exc:
-            sock.close()
-            self.gp.failed(Outcome.TLS_ERROR, f"connection failed during TLS: {exc}", self.now())
-            return
-        if made is None:
-            sock.close()
-            return
-        self.transport = made[0]
+        tls = None
+        if ctx is not None:
+            try:
+                tls = await self._step(tls_handshake(loop, sock, ctx, host))
+            except (ssl.SSLError, ssl.CertificateError) as exc:
+                sock.close()
+                self.gp.failed(Outcome.TLS_ERROR, f"TLS handshake failed: {exc}", self.now())
+                return
+            except OSError as exc:
+                sock.close()
+                self.gp.failed(Outcome.TLS_ERROR, f"connection failed during TLS: {exc}", self.now())
+                return
+            if tls is None:  # the deadline passed during the handshake
+                sock.close()
+                return
+        # Reads are dated by the kernel (TLS decrypted in memory), so a loop busy with other sessions adds no error.
+        self.transport = StampedTransport(loop, sock, wire, tls)
         self.wire = wire
-        assert wire.made_at is not None
-        self.phase_started = wire.made_at - self.t0
-        self.gp.secured(self.phase_started)
+        if tls is not None:
+            assert wire.made_at is not None
+            self.phase_started = wire.made_at - self.t0
+            self.gp.secured(self.phase_started)
 
     async def _open_tcp(self, loop: asyncio.AbstractEventLoop, infos: list) -> socket.socket | None:  # type: ignore[type-arg]
         last: OSError | None = None
@@ -233,8 +225,7 @@ class _Session:
             sock = socket.socket(family, type_, proto)
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if not self.target.secure:
-                request_stamps(sock)  # early: the kernel switches stamping on a moment after it is first asked
+            request_stamps(sock)  # early: the kernel switches stamping on a moment after it is first asked
             try:
                 done = await self._step(loop.sock_connect(sock, addr))
             except OSError as exc:

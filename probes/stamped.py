@@ -4,7 +4,8 @@ Why by hand: asyncio's socket transport reads with ``recv`` and drops ancillary 
 it can give is when the event loop got round to the socket. With a thousand sessions in one process the
 loop is busy with other sessions' messages for tens of milliseconds, and that lag used to become timing
 error. The kernel stamps each segment as it arrives; ``recvmsg`` hands that stamp over with the bytes.
-This covers ``ws://``; ``wss://`` keeps asyncio's TLS transport and its loop-time stamps.
+For ``wss://`` the TLS layer runs over memory BIOs (``ssl.SSLObject``), so the plaintext a read yields
+carries that read's kernel stamp too.
 
 The interface is the slice of ``asyncio.Transport`` the runner uses (write, write_eof, close, abort),
 and it reports to an ``asyncio.Protocol``-shaped wire with an extra ``stamped_data_received``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -41,23 +43,54 @@ def request_stamps(sock: socket.socket) -> bool:
 
 
 class StampedReceiver(Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
+    def connection_made(self, transport: object) -> None: ...
     def stamped_data_received(self, data: bytes, age_s: float) -> None: ...
     def eof_received(self) -> bool | None: ...
     def connection_lost(self, exc: Exception | None) -> None: ...
 
 
-class StampedTransport:
-    """Owns a connected, non-blocking socket; reads with kernel stamps, writes with a small buffer."""
+async def tls_handshake(loop: asyncio.AbstractEventLoop, sock: socket.socket, ctx: ssl.SSLContext, server_hostname: str) -> _Tls:
+    """The TLS handshake over memory BIOs on a connected non-blocking socket; raises ssl.SSLError like asyncio would."""
+    tls = _Tls(ctx, server_hostname)
+    while True:
+        try:
+            tls.obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pending = tls.outgoing.read()
+            if pending:
+                await loop.sock_sendall(sock, pending)
+            data = await loop.sock_recv(sock, READ_SIZE)
+            if not data:
+                raise ConnectionResetError("the server closed the connection during the TLS handshake") from None
+            tls.incoming.write(data)
+    pending = tls.outgoing.read()
+    if pending:
+        await loop.sock_sendall(sock, pending)
+    return tls
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, receiver: StampedReceiver) -> None:
-        self._loop, self._sock, self._receiver = loop, sock, receiver
+
+class _Tls:
+    """An SSLObject with the two memory BIOs it reads from and writes to."""
+
+    def __init__(self, ctx: ssl.SSLContext, server_hostname: str) -> None:
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+
+
+class StampedTransport:
+    """Owns a connected, non-blocking socket; reads with kernel stamps, writes with a small buffer; TLS optional."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, receiver: StampedReceiver, tls: _Tls | None = None) -> None:
+        self._loop, self._sock, self._receiver, self._tls = loop, sock, receiver, tls
         self._fd = sock.fileno()
         self._out = bytearray()
         self._eof_pending = self._closing = self._closed = False
         self.stamped = request_stamps(sock)
-        receiver.connection_made(self)  # type: ignore[arg-type]
+        receiver.connection_made(self)
         loop.add_reader(self._fd, self._read)
+        if tls is not None and tls.incoming.pending:  # application data that came with the end of the handshake
+            loop.call_soon(self._deliver_tls, 0.0)
 
     # ------------------------------------------------------------------ reading
 
@@ -71,7 +104,11 @@ class StampedTransport:
             return
         if not data:
             self._loop.remove_reader(self._fd)
-            self._receiver.eof_received()
+            if self._tls is not None:
+                self._tls.incoming.write_eof()
+                self._deliver_tls(0.0)
+            if not self._closed:
+                self._receiver.eof_received()
             return
         age = 0.0
         for level, kind, value in ancillary:
@@ -79,13 +116,60 @@ class StampedTransport:
                 sec, nsec = _TIMESPEC.unpack_from(value)
                 # The stamp is wall-clock time; only its age is used, so runs stay on the monotonic clock.
                 age = min(max(time.time() - (sec + nsec / 1e9), 0.0), 60.0)
-        self._receiver.stamped_data_received(data, age)
+        if self._tls is None:
+            self._receiver.stamped_data_received(data, age)
+        else:
+            self._tls.incoming.write(data)
+            self._deliver_tls(age)
+
+    def _deliver_tls(self, age: float) -> None:
+        """Decrypt what the BIO holds and hand it over with the age of the read that completed it."""
+        assert self._tls is not None
+        chunks = []
+        eof = False
+        try:
+            while True:
+                chunk = self._tls.obj.read(READ_SIZE)
+                if not chunk:
+                    eof = True
+                    break
+                chunks.append(chunk)
+        except ssl.SSLWantReadError:
+            pass
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            eof = True
+        except ssl.SSLError as exc:
+            self._lose(exc)
+            return
+        self._send_tls_records()  # a read can produce records to send (alerts, key updates)
+        if chunks:
+            self._receiver.stamped_data_received(b"".join(chunks), age)
+        if eof and not self._closed:
+            self._loop.remove_reader(self._fd)
+            self._receiver.eof_received()
 
     # ------------------------------------------------------------------ writing
 
     def write(self, data: bytes) -> None:
         if self._closing or not data:
             return
+        if self._tls is not None:
+            try:
+                self._tls.obj.write(data)
+            except ssl.SSLError as exc:
+                self._lose(exc)
+                return
+            self._send_tls_records()
+            return
+        self._send_raw(data)
+
+    def _send_tls_records(self) -> None:
+        assert self._tls is not None
+        records = self._tls.outgoing.read()
+        if records and not self._closed:
+            self._send_raw(records)
+
+    def _send_raw(self, data: bytes) -> None:
         if not self._out:
             try:
                 sent = self._sock.send(data)
@@ -118,7 +202,7 @@ class StampedTransport:
             self._lose(None)
 
     def can_write_eof(self) -> bool:
-        return True
+        return self._tls is None  # TLS has no half-close (as asyncio's TLS transport)
 
     def write_eof(self) -> None:
         if self._out:
