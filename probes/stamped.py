@@ -1,4 +1,4 @@
-"""A plain-TCP transport that dates each read by the kernel's receive time (SO_TIMESTAMPNS).
+"""A TCP transport (TLS optional) that dates each read by the kernel's receive time (SO_TIMESTAMPNS).
 
 Why by hand: asyncio's socket transport reads with ``recv`` and drops ancillary data, so the only time
 it can give is when the event loop got round to the socket. With a thousand sessions in one process the
@@ -8,7 +8,7 @@ For ``wss://`` the TLS layer runs over memory BIOs (``ssl.SSLObject``), so the p
 carries that read's kernel stamp too.
 
 The interface is the slice of ``asyncio.Transport`` the runner uses (write, write_eof, close, abort),
-and it reports to an ``asyncio.Protocol``-shaped wire with an extra ``stamped_data_received``.
+and it reports to a receiver shaped like ``asyncio.Protocol`` whose data callback also takes the age.
 """
 
 from __future__ import annotations
