@@ -21,7 +21,7 @@ import pandas as pd
 
 from analysis.deploys import failure_mode
 from analysis.signatures import group_failures, sentence
-from analysis.slo import BurnAlert, SLOConfig, good
+from analysis.slo import BurnAlert, SLOConfig, alert_fires, good, trailing_burn
 
 
 @dataclass(frozen=True)
@@ -131,24 +131,16 @@ def _burn_episodes(df: pd.DataFrame, slo: SLOConfig, rule: IncidentRule, complet
     out: list[_Episode] = []
     if not alerts or df.empty:
         return out
-    allowed = 1.0 - slo.objective
     for target, g in df.groupby("target", sort=False):
         ts = g["started_ts"].to_numpy(dtype=float)
         bad = ~good(g, slo).to_numpy(dtype=bool)
         ok = g["ok"].to_numpy(dtype=bool)
         ids = g["run_id"].to_numpy()
-        cum = np.concatenate([[0], np.cumsum(bad)])
-        end_idx = np.arange(1, len(ts) + 1)
         firing = np.zeros(len(ts), dtype=bool)
         for a in alerts:
-            fires = np.ones(len(ts), dtype=bool)
-            for span in (a.long_s, a.short_s):
-                start_idx = np.searchsorted(ts, ts - span, side="right")
-                n = end_idx - start_idx
-                rate = (cum[end_idx] - cum[start_idx]) / np.maximum(n, 1)
-                fires &= (rate / allowed >= a.factor)
-                if span == a.short_s:
-                    fires &= n >= rule.burn_min_runs
+            long_burn, _ = trailing_burn(ts, bad, a.long_s, slo.objective)
+            short_burn, short_n = trailing_burn(ts, bad, a.short_s, slo.objective)
+            fires = alert_fires(a, long_burn, short_burn) & (short_n >= rule.burn_min_runs)
             if complete_from is not None:
                 fires &= ts - a.long_s >= complete_from
             firing |= fires
@@ -201,9 +193,12 @@ def detect(df: pd.DataFrame, rule: IncidentRule = IncidentRule(), slo: SLOConfig
 
 
 def _overlap(a: _Episode, b: _Episode) -> bool:
-    a_end = float("inf") if a.end_ts is None else a.end_ts
-    b_end = float("inf") if b.end_ts is None else b.end_ts
-    return a.start_ts <= b_end and b.start_ts <= a_end
+    return _spans_overlap(a.start_ts, a.end_ts, b.start_ts, b.end_ts)
+
+
+def _spans_overlap(a_start: float, a_end: float | None, b_start: float, b_end: float | None) -> bool:
+    """Whether two time spans meet; an end of None is still open."""
+    return a_start <= (float("inf") if b_end is None else b_end) and b_start <= (float("inf") if a_end is None else a_end)
 
 
 def _incident(group: list[tuple[_Episode, str]], df: pd.DataFrame) -> Incident:
@@ -254,10 +249,9 @@ def keep_ids(found: list[Incident], stored: list[dict[str, object]]) -> list[Inc
     for inc in found:
         if inc.id not in known:
             for s in candidates:
-                s_end = float("inf") if s.get("end_ts") is None else float(s["end_ts"])  # type: ignore[arg-type]
-                i_end = float("inf") if inc.end_ts is None else inc.end_ts
+                s_end = None if s.get("end_ts") is None else float(s["end_ts"])  # type: ignore[arg-type]
                 if (str(s["id"]) not in taken and s.get("failure_mode") == inc.failure_mode
-                        and float(s["start_ts"]) <= i_end and inc.start_ts <= s_end):  # type: ignore[arg-type]
+                        and _spans_overlap(float(s["start_ts"]), s_end, inc.start_ts, inc.end_ts)):  # type: ignore[arg-type]
                     inc = replace(inc, id=str(s["id"]))
                     taken.add(inc.id)
                     break

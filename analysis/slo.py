@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 HOUR = 3600.0
@@ -50,6 +51,24 @@ def burn_rate(df: pd.DataFrame, config: SLOConfig, now: float, span_s: float) ->
     return bad / (1.0 - config.objective)
 
 
+def trailing_burn(ts: np.ndarray, bad: np.ndarray, span_s: float, objective: float) -> tuple[np.ndarray, np.ndarray]:
+    """At each run (``ts`` sorted): the burn rate over the ``span_s`` up to and including it, and how many runs that is.
+
+    The same measure as :func:`burn_rate`, for every run at once (cumulative counts), so detection can
+    evaluate an alert along weeks of runs.
+    """
+    cum = np.concatenate([[0], np.cumsum(bad)])
+    end = np.arange(1, len(ts) + 1)
+    start = np.searchsorted(ts, ts - span_s, side="right")
+    n = end - start
+    return (cum[end] - cum[start]) / np.maximum(n, 1) / (1.0 - objective), n
+
+
+def alert_fires(alert: BurnAlert, long_burn, short_burn):  # type: ignore[no-untyped-def]
+    """The workbook's rule: both windows burn the budget faster than the factor (numbers or arrays)."""
+    return (long_burn > alert.factor) & (short_burn > alert.factor)
+
+
 @dataclass(frozen=True)
 class AlertState:
     alert: BurnAlert
@@ -80,7 +99,7 @@ def status(df: pd.DataFrame, config: SLOConfig, now: float) -> SLOStatus:
     alerts = []
     for a in config.alerts:
         lb, sb = burn_rate(df, config, now, a.long_s), burn_rate(df, config, now, a.short_s)
-        alerts.append(AlertState(a, lb, sb, lb is not None and sb is not None and lb > a.factor and sb > a.factor))
+        alerts.append(AlertState(a, lb, sb, lb is not None and sb is not None and bool(alert_fires(a, lb, sb))))
     return SLOStatus(
         objective=config.objective, threshold_s=config.threshold_s, window_s=config.window_s, events=n, good_events=g,
         compliance=compliance, budget_consumed=consumed, budget_remaining=None if consumed is None else 1.0 - consumed, alerts=tuple(alerts),

@@ -157,12 +157,6 @@ def deploy_markers() -> list[tuple[str, float]]:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def manual_deploys() -> list[tuple[str, float]]:
-    with reading() as s:
-        return store_incidents.list_deploys(s)
-
-
-@st.cache_data(ttl=10, show_spinner=False)
 def deploy_entries() -> list[dict[str, Any]]:
     with reading() as s:
         return store_incidents.deploy_entries(s)

@@ -96,4 +96,5 @@ def deploy_entries(store: Store) -> list[dict[str, Any]]:
 
 
 def list_deploys(store: Store) -> list[tuple[str, float]]:
-    return [(r, t) for r, t in store._read("SELECT revision, at_ts FROM deploys ORDER BY at_ts")]
+    """(revision, time) of the deploys entered by hand, oldest first."""
+    return [(d["revision"], d["at_ts"]) for d in deploy_entries(store)]

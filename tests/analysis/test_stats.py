@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis.slo import SLOConfig, burn_rate, status
+from analysis.slo import SLOConfig, burn_rate, good, status, trailing_burn
 from analysis.stats import fisher_exact, percentiles, wilson
 
 
@@ -72,6 +72,17 @@ def test_burn_rate_on_a_series_with_a_known_answer():
     cfg = SLOConfig(objective=0.99)
     assert burn_rate(df, cfg, now, 3600) == pytest.approx(10.0)
     assert burn_rate(df, cfg, now, 1) is None
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=120), st.sampled_from([60.0, 300.0, 3600.0]))
+def test_trailing_burn_at_every_run_equals_burn_rate_at_that_moment(bad_flags, span):  # type: ignore[no-untyped-def]
+    df = _series(bad_flags, 1_000_000.0, spacing_s=37.0)
+    cfg = SLOConfig(objective=0.99)
+    ts = df["started_ts"].to_numpy()
+    burns, counts = trailing_burn(ts, ~good(df, cfg).to_numpy(), span, cfg.objective)
+    for t, b, n in zip(ts, burns, counts, strict=True):
+        assert b == pytest.approx(burn_rate(df, cfg, t, span))
+        assert n == ((df["started_ts"] > t - span) & (df["started_ts"] <= t)).sum()
 
 
 def test_fast_burn_page_fires_only_when_both_windows_burn():
