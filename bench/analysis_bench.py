@@ -1,6 +1,6 @@
 """Analysis and pages on the 1,000,000-run store: the overview's computations, then each page rendered cold in AppTest.
 
-Each measurement runs in a fresh child process so its peak RSS is its own.
+Each measurement runs in a fresh child process (started by bench.common.measure) so its peak RSS is its own.
 """
 
 from __future__ import annotations
@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.bigstore import ensure_store
-from bench.common import record, table
+from bench.common import ROOT, measure, record, table
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/deploys.py", "pages/impact.py"]
 OVERVIEW_TARGET_S, PAGE_TARGET_S, RSS_TARGET_MB = 1.0, 2.0, 1536.0
 
@@ -79,29 +77,23 @@ def pages_once(db: str, repeat: int = 3) -> dict[str, float]:
 
 
 def _child(kind: str, db: str) -> tuple[dict[str, float], float]:
-    code = (f"import json, resource, time; from bench.analysis_bench import {kind}_once as f; "
-            f"r = f({db!r}" + (", time.time()" if kind == "overview" else "") + "); "
-            "print(json.dumps({'times': r, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=1800,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if p.returncode != 0:
-        raise RuntimeError(p.stderr[-2000:])
-    out = json.loads(p.stdout.strip().splitlines()[-1])
-    return out["times"], out["rss_mb"]
+    code = (f"import json, time; from bench.analysis_bench import {kind}_once as f; "
+            f"r = f({db!r}" + (", time.time()" if kind == "overview" else "") + "); print(json.dumps(r))")
+    m = measure([sys.executable, "-c", code], {**os.environ, "PYTHONPATH": str(ROOT)}, capture=True)
+    if m["rc"] != 0:
+        raise RuntimeError(m["output"][-2000:])
+    return json.loads([line for line in m["output"].splitlines() if line.startswith("{")][-1]), m["rss_mb"]
 
 
 def detection(db: str) -> list[list[Any]]:
     """``python -m analysis incidents detect``: a full pass over every run, then the incremental pass cron runs."""
     rows = []
     for label, extra in (("incident detection, full pass (--full)", ["--full"]), ("incident detection, incremental (cron's pass)", [])):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "analysis", "incidents", "detect", "--db", db, *extra], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"{label}: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-        rows.append([f"{label}: seconds / peak RSS MB", f"{wall:.1f} / {usage.ru_maxrss / 1024:.0f}", "", ""])
+        m = measure([sys.executable, "-m", "analysis", "incidents", "detect", "--db", db, *extra], {**os.environ, "PYTHONPATH": str(ROOT)},
+                    capture=True)
+        if m["rc"] != 0:
+            raise RuntimeError(f"{label}: {m['output'][-2000:]}")
+        rows.append([f"{label}: seconds / peak RSS MB", f"{m['wall_s']:.1f} / {m['rss_mb']:.0f}", "", ""])
     return rows
 
 

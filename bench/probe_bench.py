@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 
 from bench import k6
-from bench.common import record, table
+from bench.common import ROOT, measure, record, table
 from probes.phases import AGENT_EVENTS
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + secrets.token_hex(16)
 INTERVALS = list(zip(AGENT_EVENTS, AGENT_EVENTS[1:], strict=False))
 
@@ -100,34 +99,8 @@ def _k6(host: str, folder: Path, vus: int, iterations: int) -> tuple[list[dict[s
         raise RuntimeError("k6 is not installed: .venv/bin/pip install -r requirements-bench.txt")
     script = k6.write_script(folder)
     cmd = [binary, "run", "--quiet", "--log-format", "raw", "--vus", str(vus), "--iterations", str(iterations), str(script)]
-    usage = _measure(cmd, _k6_env(host), capture=True)
+    usage = measure(cmd, _k6_env(host), capture=True)
     return k6.parse_output(usage.pop("output")), usage  # type: ignore[arg-type]
-
-
-#: Forks and execs the measured command from a small process. Linux counts the RSS a child had *before* exec
-#: in its peak RSS, so a child forked straight from this (large) benchmark process would never report less than
-#: the benchmark's own size. The launcher also times the child itself, leaving its own start-up out.
-_LAUNCHER = """
-import json, os, sys, time
-t0 = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-_, status, ru = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as f:
-    json.dump({"wall_s": time.perf_counter() - t0, "cpu_s": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024,
-               "rc": os.waitstatus_to_exitcode(status)}, f)
-"""
-
-
-def _measure(cmd: list[str], env: dict[str, str], capture: bool = False) -> dict[str, Any]:
-    """Wall time, CPU seconds and peak RSS of one child process (from wait4 in a small launcher)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".json") as usage:
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _LAUNCHER, usage.name, *cmd], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL, text=True, check=False)
-        result: dict[str, Any] = json.loads(usage.read())
-    result["output"] = proc.stdout
-    return result
 
 
 # ---------------------------------------------------------------- 1. timing fidelity
@@ -166,7 +139,7 @@ def cron(repeat: int = 15, time_scale: float = 0.2) -> str:
         for i in range(repeat):
             cmd = [sys.executable, "-m", "probes", "run", "--url", f"ws://{host}/ws", "--health-url", f"http://{host}/health", "--once",
                    "--json", "--quiet", "--db", str(Path(tmp) / "cron.db")]
-            m = _measure(cmd, env)
+            m = measure(cmd, env)
             run = json.loads(m["output"].strip().splitlines()[-1])
             m["network_s"] = run["total_ms"] / 1000.0
             if i:  # the first run creates the database; cron's steady state is the rest
@@ -174,12 +147,12 @@ def cron(repeat: int = 15, time_scale: float = 0.2) -> str:
         kk = []
         script = k6.write_script(Path(tmp))
         for _ in range(repeat):
-            m = _measure([str(k6.binary()), "run", "--quiet", "--log-format", "raw", "--vus", "1", "--iterations", "1", str(script)], _k6_env(host), capture=True)
+            m = measure([str(k6.binary()), "run", "--quiet", "--log-format", "raw", "--vus", "1", "--iterations", "1", str(script)], _k6_env(host), capture=True)
             (it,) = k6.parse_output(m["output"])
             m["network_s"] = (it["times"]["agent_completed"] - it["t0"]) / 1000.0
             kk.append(m)
         # The floor of any Python probe on this machine: the interpreter plus asyncio and websockets, doing nothing.
-        floor = [_measure([sys.executable, "-c", "import asyncio, websockets.client"], env) for _ in range(repeat)]
+        floor = [measure([sys.executable, "-c", "import asyncio, websockets.client"], env) for _ in range(repeat)]
         imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import probes.cli, probes.runner, probes.auth, probes.health, store.sqlite"],
                                  capture_output=True, text=True, cwd=ROOT, env=env).stderr
     def med(ms: list[dict[str, Any]], key: str) -> float:
@@ -212,7 +185,7 @@ def scale(sessions: tuple[int, ...] = (1, 100, 1000), time_scale: float = 1.0) -
     with sandbox(time_scale) as host, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PATHWATCH_JWT_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
         for n in sessions:
-            m = _measure([sys.executable, "-m", "probes", "run", "--url", f"ws://{host}/ws", "--users", str(n), "--json", "--quiet", "--no-store",
+            m = measure([sys.executable, "-m", "probes", "run", "--url", f"ws://{host}/ws", "--users", str(n), "--json", "--quiet", "--no-store",
                           "--timeout", "60"], env)
             runs = [json.loads(line) for line in m["output"].splitlines() if line.startswith("{")]
             ok = [r for r in runs if r["outcome"] == "ok"]
