@@ -122,6 +122,15 @@ def healthy_sandbox() -> Iterator[RunningSandbox]:
         yield sb
 
 
+def copy_store(src: Path, dst: Path) -> Path:
+    """A private copy of a store (SQLite's online backup), so one test's edits never reach another."""
+    import sqlite3
+
+    with sqlite3.connect(src) as source, sqlite3.connect(dst) as target:
+        source.backup(target)
+    return dst
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "pathwatch.db"

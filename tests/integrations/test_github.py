@@ -16,7 +16,7 @@ from integrations.github import GitHubError, publish_incident
 from probes.errors import ConfigError
 from store import incidents as store_incidents
 from store.sqlite import open_store
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, copy_store
 from tests.fakes.github_api import fake_github
 
 TOKEN = "ghp_" + secrets.token_hex(18)
@@ -25,10 +25,7 @@ HOSTILE = '<script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror
 
 @pytest.fixture
 def db(story_db: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "copy.db"
-    with sqlite3.connect(story_db) as src, sqlite3.connect(dst) as out:
-        src.backup(out)
-    return dst
+    return copy_store(story_db, tmp_path / "copy.db")
 
 
 def _incident(db: Path) -> str:

@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis import failures, five_whys, impact, latency, overview
 from analysis.frame import COLUMNS, runs_frame
 from store import incidents as store_incidents
 from store.sqlite import open_store
+from tests.conftest import copy_store
+from tests.pages.harness import PAGES, app_test, open_page, shown_text
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/deploys.py", "pages/impact.py"]
 HOSTILE = '<script>alert("pw")</script><img src=x onerror=alert(1)> [click](javascript:alert(1))'
 
 
 @pytest.fixture
 def app(story_db: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A fresh app on a private copy of the story store (edits in one test never leak into another)."""
-    return _app(story_db, monkeypatch)
-
-
-def _app(db: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> AppTest:
-    monkeypatch.setenv("PATHWATCH_DB", str(db))
-    monkeypatch.delenv("PATHWATCH_SETTINGS", raising=False)
-    monkeypatch.delenv("PATHWATCH_READ_ONLY", raising=False)
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    return AppTest.from_file(APP, default_timeout=60)
+    return app_test(story_db, monkeypatch)
 
 
 @pytest.fixture
 def private_db(story_db: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "copy.db"
-    with sqlite3.connect(story_db) as src, sqlite3.connect(dst) as out:
-        src.backup(out)
-    return dst
+    return copy_store(story_db, tmp_path / "copy.db")
 
 
 def _frame(db: Path):  # type: ignore[no-untyped-def]
@@ -54,19 +38,9 @@ def _table(at: AppTest, column: str):  # type: ignore[no-untyped-def]
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
-def _texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "success", "error", "warning", "info", "caption", "title", "header", "subheader", "text"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    return "\n".join(parts)
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(app: AppTest, page: str) -> None:
-    app.run()
-    assert not app.exception
-    if page != PAGES[0]:
-        app.switch_page(page).run()
+    open_page(app, page)
     assert not app.exception, [e.message for e in app.exception]
     assert app.title, "every page has a title"
 
@@ -89,7 +63,7 @@ def test_failures_numbers_match_the_analysis(app: AppTest, story_db: Path) -> No
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Runs"] == f"{len(df):,}"
     assert metrics["Success rate"] == f"{failures.success_rate(df).value:.1%}"
-    text = _texts(app)
+    text = shown_text(app)
     assert "1011 Internal error" in text and "before agent_thinking" in text
 
 
@@ -128,7 +102,7 @@ def test_filters_change_what_is_shown_and_live_in_the_url(app: AppTest, story_db
 
 
 def test_a_link_with_query_parameters_reproduces_the_view(story_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _app(story_db, monkeypatch)
+    at = app_test(story_db, monkeypatch)
     one = sorted(_frame(story_db)["target"].unique())[-1]
     at.query_params["target"] = one
     at.run()
@@ -142,7 +116,7 @@ def _incident_page(at: AppTest) -> AppTest:
 
 
 def test_five_whys_editor_saves_and_reloads(private_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _incident_page(_app(private_db, monkeypatch))
+    at = _incident_page(app_test(private_db, monkeypatch))
     inc_id = at.selectbox(key="inc_pick").value
     key = f"fw_{inc_id}"
     assert any("DRAFT" in m.value for m in at.markdown), "drafted whys are marked as drafts"
@@ -155,7 +129,7 @@ def test_five_whys_editor_saves_and_reloads(private_db: Path, monkeypatch: pytes
     assert not at.exception
     assert any("Saved by oncall-alice" in s.value for s in at.success)
 
-    again = _incident_page(_app(private_db, monkeypatch))
+    again = _incident_page(app_test(private_db, monkeypatch))
     assert again.text_area(key=f"{key}_a0").value.endswith("agent_service_core.py:544.")
     assert again.text_area(key=f"{key}_root").value.startswith("The orchestrator factory")
     with open_store(private_db) as s:
@@ -166,7 +140,7 @@ def test_five_whys_editor_saves_and_reloads(private_db: Path, monkeypatch: pytes
 
 
 def test_saving_needs_a_name_and_rejects_bad_fields(private_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _incident_page(_app(private_db, monkeypatch))
+    at = _incident_page(app_test(private_db, monkeypatch))
     key = f"fw_{at.selectbox(key='inc_pick').value}"
     assert at.button(key=f"{key}_save").disabled
     at.text_input(key="author_name").set_value("bob").run()
@@ -176,7 +150,7 @@ def test_saving_needs_a_name_and_rejects_bad_fields(private_db: Path, monkeypatc
 
 
 def test_read_only_mode_hides_every_editor(private_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _incident_page(_app(private_db, monkeypatch, PATHWATCH_READ_ONLY="1"))
+    at = _incident_page(app_test(private_db, monkeypatch, PATHWATCH_READ_ONLY="1"))
     assert not at.exception
     assert not [b for b in at.button if "save" in str(b.key)]
     assert not at.text_area and not [t for t in at.text_input if t.key and t.key.startswith("fw_")]
@@ -188,21 +162,18 @@ def test_hostile_annotation_text_is_shown_as_text(private_db: Path, monkeypatch:
         inc_id = store_incidents.list_incidents(s)[0]["id"]
         fw = five_whys.FiveWhys(inc_id, [five_whys.Why(HOSTILE, HOSTILE, [five_whys.Evidence("run", HOSTILE)])], root_cause=HOSTILE)
         store_incidents.save_five_whys(s, inc_id, fw.to_dict(), "mallory", "2026-11-25T00:00:00Z", "hostile")
-    at = _incident_page(_app(private_db, monkeypatch, PATHWATCH_READ_ONLY="1"))
+    at = _incident_page(app_test(private_db, monkeypatch, PATHWATCH_READ_ONLY="1"))
     rendered = "\n".join(m.value for m in at.markdown)
     assert "<script>" not in rendered and "<img" not in rendered and "](javascript:" not in rendered
     assert "&lt;script&gt;" in rendered
-    editable = _incident_page(_app(private_db, monkeypatch))
+    editable = _incident_page(app_test(private_db, monkeypatch))
     assert editable.text_input(key=f"fw_{inc_id}_q0").value == HOSTILE, "inputs hold the raw text, which the browser shows as text"
     assert f"evidence · run: {HOSTILE}" in [t.value for t in editable.text], "evidence is shown with st.text, never as Markdown"
 
 
 def test_an_empty_store_shows_how_to_start_probes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for page in PAGES:
-        at = _app(tmp_path / "empty.db", monkeypatch)
-        at.run()
-        if page != PAGES[0]:
-            at.switch_page(page).run()
+        at = open_page(app_test(tmp_path / "empty.db", monkeypatch), page)
         assert not at.exception
         assert any("No probe runs" in i.value for i in at.info)
         assert any("python -m probes run" in m.value for m in at.markdown)
@@ -211,7 +182,7 @@ def test_an_empty_store_shows_how_to_start_probes(tmp_path: Path, monkeypatch: p
 def test_a_bad_settings_file_is_named_not_thrown(story_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "settings.toml"
     bad.write_text("[slo]\nobjective = 2\n", encoding="utf-8")
-    at = _app(story_db, monkeypatch, PATHWATCH_SETTINGS=str(bad))
+    at = app_test(story_db, monkeypatch, PATHWATCH_SETTINGS=str(bad))
     at.run()
     assert not at.exception
     assert any("slo.objective" in e.value for e in at.error)
@@ -220,7 +191,7 @@ def test_a_bad_settings_file_is_named_not_thrown(story_db: Path, tmp_path: Path,
 def test_a_failed_runs_detail_shows_the_servers_traceback(story_db: Path, story_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     df = _frame(story_db)
     crashed = df[df["close_code"] == 1011]["run_id"].iloc[-1]
-    at = _app(story_db, monkeypatch, PATHWATCH_SERVER_LOG=str(story_log))
+    at = app_test(story_db, monkeypatch, PATHWATCH_SERVER_LOG=str(story_log))
     at.query_params["run"] = crashed
     at.run()
     at.switch_page("pages/runs.py").run()
@@ -235,14 +206,14 @@ def test_publish_button_shows_the_link(private_db: Path, monkeypatch: pytest.Mon
 
     with fake_github("ghp_pagetest") as gh:
         gh.add_issue("acme/backend", 12)
-        at = _incident_page(_app(private_db, monkeypatch, GITHUB_TOKEN="ghp_pagetest", GITHUB_API_URL=gh.api_url))
+        at = _incident_page(app_test(private_db, monkeypatch, GITHUB_TOKEN="ghp_pagetest", GITHUB_API_URL=gh.api_url))
         at.text_input(key="gh_repo").set_value("acme/backend").run()
         at.number_input(key="gh_issue").set_value(12).run()
         at.button(key="gh_publish").click().run()
         assert not at.exception
         assert any("Created comment: https://github.example/acme/backend/issues/12#issuecomment-" in s.value for s in at.success)
         assert len(gh.comments_on("acme/backend", 12)) == 1
-    again = _incident_page(_app(private_db, monkeypatch))
+    again = _incident_page(app_test(private_db, monkeypatch))
     assert any("Tracking: [https://github.example/acme/backend/issues/12" in m.value for m in again.markdown)
 
 
@@ -250,6 +221,6 @@ def test_a_superseded_incident_says_so(private_db: Path, monkeypatch: pytest.Mon
     with open_store(private_db) as s:
         inc = store_incidents.list_incidents(s)[0]
         store_incidents.upsert_incidents(s, [{**inc, "superseded": True}], "2026-11-25T00:00:00Z")
-    at = _incident_page(_app(private_db, monkeypatch, PATHWATCH_READ_ONLY="1"))
+    at = _incident_page(app_test(private_db, monkeypatch, PATHWATCH_READ_ONLY="1"))
     table = _table(at, "status").set_index("id")
     assert table.loc[inc["id"], "status"] == "superseded"

@@ -13,26 +13,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from tests.conftest import running_sandbox
+from tests.pages.harness import PAGES, app_test, open_page, shown_text
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/deploys.py", "pages/impact.py"]
 WRITERS, USERS, CYCLES = 8, 5, 20
-
-
-def _page_texts(at: AppTest) -> str:
-    parts = [str(e.value) for kind in ("markdown", "error", "warning", "info", "caption", "text") for e in getattr(at, kind)]
-    return "\n".join(parts + [e.message for e in at.exception])
 
 
 def test_eight_probes_detection_and_the_dashboard_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "shared.db"
-    monkeypatch.setenv("PATHWATCH_DB", str(db))
-    monkeypatch.delenv("PATHWATCH_SETTINGS", raising=False)
-    monkeypatch.delenv("PATHWATCH_READ_ONLY", raising=False)
     with running_sandbox("orchestrator_crash", time_scale=0.02) as sb:
         # Output goes to files: a pipe nobody reads until the end would block a probe once it filled.
         outs = [(tmp_path / f"writer-{w}.out").open("w+") for w in range(WRITERS)]
@@ -48,12 +37,9 @@ def test_eight_probes_detection_and_the_dashboard_at_once(tmp_path: Path, monkey
             detections.append(subprocess.Popen([sys.executable, "-m", "analysis", "incidents", "detect", "--db", str(db)],
                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
             for page in PAGES:
-                st.cache_data.clear()  # read the store afresh each time, as a page does when its cache expires
-                at = AppTest.from_file(APP, default_timeout=60)
-                at.run()
-                if page != PAGES[0]:
-                    at.switch_page(page).run()
-                shown = _page_texts(at)
+                # A fresh app with cold caches reads the store afresh, as a page does when its cache expires.
+                at = open_page(app_test(db, monkeypatch), page)
+                shown = shown_text(at)
                 assert not at.exception, (page, shown)
                 assert "locked" not in shown.lower(), (page, shown)
             passes += 1

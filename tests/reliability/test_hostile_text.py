@@ -8,25 +8,22 @@ exist). GitHub bodies are covered in ``tests/integrations/test_github.py``.
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from analysis import five_whys
 from store import incidents as store_incidents
 from store.sqlite import open_store
 from tests.browser.harness import chromium, streamlit_dashboard, tab
-from tests.conftest import poll
+from tests.conftest import copy_store, poll
+from tests.pages.harness import app_test, open_page
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 #: Each page's title, and words drawn last that show the hostile text reached it (checked in the browser).
-PAGES = {"overview": ("Golden path: now", "Open incident MAN-"), "latency": ("Latency per phase",), "failures": ("Failures",),
+PAGE_NEEDLES = {"overview": ("Golden path: now", "Open incident MAN-"), "latency": ("Latency per phase",), "failures": ("Failures",),
          "runs": ("Runs",), "incidents": ("Incidents", "<script>window.__pw_pwned=1</script>"),
          "deploys": ("Deploys and fix validation", "Deploys entered by hand"), "impact": ("Business impact", "rev-`<img")}
 HOSTILE = '<script>window.__pw_pwned=1</script><img src=x onerror="window.__pw_pwned=2"> [click](javascript:window.__pw_pwned=3)'
@@ -37,9 +34,7 @@ MARKUP = ("<script", "<img", "](javascript:")
 @pytest.fixture(scope="module")
 def hostile_db(story_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The story's store plus hostile words in every place a person (or a server) can write them."""
-    db = tmp_path_factory.mktemp("hostile") / "hostile.db"
-    with sqlite3.connect(story_db) as src, sqlite3.connect(db) as out:
-        src.backup(out)
+    db = copy_store(story_db, tmp_path_factory.mktemp("hostile") / "hostile.db")
     made = subprocess.run([sys.executable, "-m", "analysis", "incidents", "create", "--title", HOSTILE, "--start", "2026-11-25T00:00:00Z",
                            "--target", "us-central1", "--db", str(db)], capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
@@ -52,16 +47,9 @@ def hostile_db(story_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return db
 
 
-@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("page", list(PAGE_NEEDLES))
 def test_every_page_in_apptest_shows_hostile_words_as_text(hostile_db: Path, page: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATHWATCH_DB", str(hostile_db))
-    monkeypatch.setenv("PATHWATCH_READ_ONLY", "1")
-    monkeypatch.delenv("PATHWATCH_SETTINGS", raising=False)
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    if page != "overview":
-        at.switch_page(f"pages/{page}.py").run()
+    at = open_page(app_test(hostile_db, monkeypatch, PATHWATCH_READ_ONLY="1"), f"pages/{page}.py")
     assert not at.exception, [e.message for e in at.exception]
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "metric"):
         for element in getattr(at, kind):
@@ -78,7 +66,7 @@ def test_nothing_hostile_runs_in_a_real_browser(hostile_db: Path, tmp_path: Path
                 " && a.value.includes('__pw_pwned'))).length,"
                 " scripts: [...document.scripts].filter(s => s.text.includes('__pw_pwned')).length})")
     with streamlit_dashboard(hostile_db, tmp_path, PATHWATCH_READ_ONLY="1") as base, chromium(tmp_path / "profile") as port:
-        for path, needles in PAGES.items():
+        for path, needles in PAGE_NEEDLES.items():
             with tab(port, f"{base}{path}") as dt:
                 try:
                     poll(lambda dt=dt, needles=needles: all(n in dt.text() for n in needles), deadline_s=90, every_s=0.25)

@@ -16,15 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from tests.conftest import TEST_SECRET, leaks, running_sandbox
 from tests.fakes.github_api import fake_github
 from tests.fakes.logging_api import fake_logging
+from tests.pages.harness import PAGES, app_test, open_page, shown_text
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/deploys.py", "pages/impact.py"]
 GITHUB_TOKEN = "ghp_" + secrets.token_hex(18)
 SCENARIOS = ("healthy", "orchestrator_crash", "silent_stall", "auth_close", "auth_reject", "malformed", "cross_talk")
 
@@ -63,18 +60,10 @@ def test_no_secret_in_anything_pathwatch_writes_or_shows(tmp_path: Path, monkeyp
         said += [json.dumps(e) for e in logging_api.entries]
         assert gh.bodies() and logging_api.entries, "the GitHub and Cloud Logging paths were exercised"
 
-    monkeypatch.setenv("PATHWATCH_DB", str(db))
-    monkeypatch.setenv("PATHWATCH_SERVER_LOG", str(server_log))
-    monkeypatch.delenv("PATHWATCH_SETTINGS", raising=False)
     for page in PAGES:
-        st.cache_data.clear()
-        at = AppTest.from_file(APP, default_timeout=60)
-        at.run()
-        if page != PAGES[0]:
-            at.switch_page(page).run()
+        at = open_page(app_test(db, monkeypatch, PATHWATCH_SERVER_LOG=str(server_log)), page)
         assert not at.exception, page
-        said += [str(e.value) for kind in ("markdown", "text", "caption", "code", "json", "error", "warning", "info", "success")
-                 for e in getattr(at, kind)]
+        said.append(shown_text(at))
         said += [d.value.to_csv() for d in at.dataframe]
     said += [b"".join(p.read_bytes() for p in tmp_path.glob("s.db*")).decode("utf-8", "replace")]
 

@@ -1,0 +1,40 @@
+"""The dashboard in Streamlit's AppTest: one app per test on a given store, any page opened, what it shows as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/deploys.py", "pages/impact.py"]
+#: Every element kind whose value is text a person reads.
+TEXT_KINDS = ("title", "header", "subheader", "markdown", "text", "caption", "code", "json", "success", "error", "warning", "info")
+
+
+def app_test(db: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> AppTest:
+    """A fresh app over ``db`` with cold caches; ``env`` sets PATHWATCH_* variables for this test only."""
+    monkeypatch.setenv("PATHWATCH_DB", str(db))
+    monkeypatch.delenv("PATHWATCH_SETTINGS", raising=False)
+    monkeypatch.delenv("PATHWATCH_READ_ONLY", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    """Run the app (its default page is the overview), then switch to ``page``."""
+    at.run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    return at
+
+
+def shown_text(at: AppTest) -> str:
+    """All the text the page shows, and the message of any exception it raised."""
+    parts = [str(e.value) for kind in TEXT_KINDS for e in getattr(at, kind)]
+    return "\n".join(parts + [e.message for e in at.exception])
