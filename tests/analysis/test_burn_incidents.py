@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-from analysis import incidents
+from analysis import five_whys, incidents
 from analysis.frame import from_runs
 from analysis.slo import SLOConfig
 from probes.record import ProbeRun
+from store import incidents as store_incidents
+from store.sqlite import open_store
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC).timestamp()
 EVERY_S = 30.0
 
 
+#: outcome -> (failed phase, close code) of a synthetic run
+FAILURES = {"ok": (None, None), "server_error": ("agent_thinking", 1011), "event_timeout": ("agent_started", None)}
+
+
+def _at(ts: float, i: int, outcome: str, target: str = "t1") -> ProbeRun:
+    at = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    phase, code = FAILURES[outcome]
+    return ProbeRun(run_id=f"{target}-{i:05d}", target=target, url="ws://x/ws", started_at=at, outcome=outcome, failed_phase=phase,
+                    close_code=code, total_ms=1500.0 if outcome == "ok" else 7000.0, revision="rev-1")
+
+
 def _run(i: int, ok: bool, target: str = "t1") -> ProbeRun:
-    at = datetime.fromtimestamp(T0 + i * EVERY_S, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return ProbeRun(run_id=f"{target}-{i:05d}", target=target, url="ws://x/ws", started_at=at,
-                    outcome="ok" if ok else "server_error", failed_phase=None if ok else "agent_thinking",
-                    close_code=None if ok else 1011, total_ms=1500.0 if ok else 7000.0, revision="rev-1")
+    return _at(T0 + i * EVERY_S, i, "ok" if ok else "server_error", target)
+
+
+def _detect_cli(db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PATHWATCH_SETTINGS"}
+    out = subprocess.run([sys.executable, "-m", "analysis", "incidents", "detect", "--json", "--db", str(db), *extra],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    return out
 
 
 def _flaky(hours_ok: float, hours_flaky: float, hours_after: float, fail_every: int = 2, target: str = "t1") -> list[ProbeRun]:
@@ -70,17 +94,9 @@ def test_alerts_can_be_turned_off() -> None:
     assert incidents.detect(df, incidents.IncidentRule(burn_alerts=False), slo=SLOConfig()) == []
 
 
-def test_a_full_pass_in_chunks_stores_what_one_pass_finds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_full_pass_in_chunks_stores_what_one_pass_finds(tmp_path: Path) -> None:
     """``incidents detect --full --chunk 1h`` reads an hour at a time and stores the incidents one whole read finds,
     including a streak that straddles a chunk boundary and a flaky hour that only the burn-rate alert sees."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from store import incidents as store_incidents
-    from store.sqlite import open_store
-
     per_hour = int(3600 / EVERY_S)
     hard = {*range(2 * per_hour, int(2.5 * per_hour)), *range(int(4.9 * per_hour), int(5.2 * per_hour))}
     flaky = range(7 * per_hour, 8 * per_hour)
@@ -88,10 +104,7 @@ def test_a_full_pass_in_chunks_stores_what_one_pass_finds(tmp_path) -> None:  # 
     db = tmp_path / "chunks.db"
     with open_store(db) as s:
         s.save_runs(runs)
-    env = {k: v for k, v in os.environ.items() if k != "PATHWATCH_SETTINGS"}
-    out = subprocess.run([sys.executable, "-m", "analysis", "incidents", "detect", "--full", "--chunk", "1h", "--json", "--db", str(db)],
-                         capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr
+    out = _detect_cli(db, "--full", "--chunk", "1h")
     with open_store(db) as s:
         stored = store_incidents.list_incidents(s)
     whole = incidents.detect(from_runs(runs), slo=SLOConfig())
@@ -100,35 +113,10 @@ def test_a_full_pass_in_chunks_stores_what_one_pass_finds(tmp_path) -> None:  # 
         [(i.id, i.start_ts, i.end_ts, i.failed_runs) for i in whole]
 
 
-def _at(ts: float, i: int, outcome: str) -> ProbeRun:
-    at = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    failed = {"ok": (None, None), "server_error": ("agent_thinking", 1011), "event_timeout": ("agent_started", None)}[outcome]
-    return ProbeRun(run_id=f"live-{i:05d}", target="t1", url="ws://x/ws", started_at=at, outcome=outcome, failed_phase=failed[0],
-                    close_code=failed[1], total_ms=1500.0, revision="rev-1")
-
-
-def _detect_cli(db, *extra: str):  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "PATHWATCH_SETTINGS"}
-    out = subprocess.run([sys.executable, "-m", "analysis", "incidents", "detect", "--json", "--db", str(db), *extra],
-                         capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr
-    return out
-
-
-def test_an_alert_incident_that_a_later_streak_covers_is_not_left_open(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_alert_incident_that_a_later_streak_covers_is_not_left_open(tmp_path: Path) -> None:
     """Detected while only the alert saw it, then covered by a streak of another failure: no stale open incident stays,
     unless a person annotated it (then it is kept, closed and marked superseded)."""
-    import time as clock
-
-    from analysis import five_whys
-    from store import incidents as store_incidents
-    from store.sqlite import open_store
-
-    now = clock.time()
+    now = time.time()
     start = now - 3 * 3600
 
     def outcome(m: float) -> str:  # minutes before now
