@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from probes.outcomes import SERVED
 from probes.phases import MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.record import ProbeRun
 
@@ -46,7 +47,7 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     df["close_code"] = pd.to_numeric(df["close_code"], errors="coerce").astype("Int64")
     df["http_status"] = pd.to_numeric(df["http_status"], errors="coerce").astype("Int64")
-    df["ok"] = df["outcome"] == "ok"
+    df["ok"] = df["outcome"].isin(SERVED)  # the golden path reached the user (ok, auth_not_enforced)
     # Time from start_agent to the failure, where both are known: the "7 s after start_agent" shape.
     df["ms_after_start_agent"] = df["ms_to_failure"] - df["ms_to_start_agent"]
     return df.sort_values(["started_ts", "run_id"], kind="stable").reset_index(drop=True)

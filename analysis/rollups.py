@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis.deploys import SideCounts, failure_mode
 from analysis.stats import QUANTILES, histogram_quantile, wilson
+from probes.outcomes import SERVED
 from probes.phases import PHASES
 
 
@@ -22,7 +23,7 @@ def hourly_frame(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.Da
     df = pd.DataFrame.from_records(list(rows), columns=list(columns))
     df["n"] = df["n"].astype("int64")
     df["good"] = df["good"].astype("int64")
-    df["ok"] = df["outcome"] == "ok"
+    df["ok"] = df["outcome"].isin(SERVED)  # the golden path reached the user (ok, auth_not_enforced)
     return df
 
 

@@ -15,21 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import IntEnum
 
+from probes.dialects import AGENT_FAILED, AUTO, ERROR, EVIDENCE, WELCOME
 from probes.outcomes import Outcome, outcome_for_close
 from probes.phases import AGENT_EVENTS, CONNECTION_PHASES, MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
-from probes.protocol import (
-    AGENT_FAILED,
-    ERROR,
-    KNOWN_SERVER_TYPES,
-    WELCOME,
-    Message,
-    MessageError,
-    error_text,
-    is_auth_error,
-    parse_message,
-)
+from probes.protocol import Message, MessageError, is_auth_error, parse_message
 from probes.record import MAX_EVENT_DETAIL, EventRecord
-from probes.redact import redact
+from probes.redact import clip, redact
+
+#: Longest server-assigned id (run id, user id) kept on a run.
+MAX_ID = 128
 
 
 class State(IntEnum):
@@ -73,8 +67,10 @@ class GoldenPath:
         secure: bool,
         welcome_any_first: bool = False,
         secrets: Sequence[str] = (),
+        dialect: str = AUTO,
     ) -> None:
         self.thread_id = thread_id
+        self.dialect = dialect
         self.user_id = user_id
         self.secure = secure
         self.welcome_any_first = welcome_any_first
@@ -88,6 +84,10 @@ class GoldenPath:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.http_status: int | None = None
+        #: What the server said about itself: its run id, the user it assigned, the dialects it spoke.
+        self.server_run_id: str | None = None
+        self.server_user_id: str | None = None
+        self.dialects_seen: list[str] = []
         self._next_event = 0
 
     # -- what the runner asks -------------------------------------------------
@@ -143,12 +143,12 @@ class GoldenPath:
         if self.finished:
             return
         try:
-            msg = parse_message(text)
+            msg = parse_message(text, self.dialect)
         except MessageError as exc:
             self._record("<invalid>", t, text)
             self._fail(Outcome.PROTOCOL_ERROR, t, str(exc))
             return
-        self._record(msg.type, t, text)
+        self._record(msg.type if msg.type in AGENT_EVENTS else msg.wire_type, t, text)
         self._on_message(msg, t)
 
     def binary_received(self, size: int, t: float) -> None:
@@ -169,7 +169,7 @@ class GoldenPath:
         if self.finished:
             return
         self.close_code = 1006 if code is None else code
-        self.close_reason = redact(reason, self._secrets) if reason else reason
+        self.close_reason = self._clip(reason) if reason else reason
         if self.state is State.UPGRADING and code is None:
             self._fail(Outcome.UPGRADE_REJECTED, t, "connection closed before the upgrade was answered")
             return
@@ -183,7 +183,7 @@ class GoldenPath:
         """A close that arrived after the outcome was decided: kept as evidence, outcome unchanged."""
         if self.close_code is None and code is not None:
             self.close_code = code
-            self.close_reason = redact(reason, self._secrets) if reason else reason
+            self.close_reason = self._clip(reason) if reason else reason
 
     def failed(self, outcome: Outcome, error: str, t: float) -> None:
         """A failure the runner observed at the transport (DNS, refused, TLS, probe bug)."""
@@ -210,40 +210,64 @@ class GoldenPath:
             self.marks["welcome"] = t
             self.state = State.READY
             return
+        if not msg.known:
+            pinned = f" (protocol {self.dialect})" if self.dialect != AUTO else ""
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"unknown message type {msg.wire_type[:60]!r}{pinned}")
+            return
+        if msg.dialect not in self.dialects_seen:
+            self.dialects_seen.append(msg.dialect)  # type: ignore[arg-type]
         if msg.type == ERROR:
-            self.error = redact(error_text(msg), self._secrets)
+            # Kept as the run's error; the close that follows (1011, 1008) decides the outcome.
+            self.error = self._clip(msg.error_text or msg.wire_type)
             if is_auth_error(msg):
                 self._fail(Outcome.AUTH_REJECTED, t, self.error)
             return
-        if msg.thread_id is not None and msg.thread_id != self.thread_id:
-            self._fail(Outcome.ISOLATION_BREACH, t, f"{msg.type} for thread {msg.thread_id} (ours: {self.thread_id})")
-            return
-        if msg.user_id is not None and msg.user_id != self.user_id and msg.type != WELCOME:
-            self._fail(Outcome.ISOLATION_BREACH, t, f"{msg.type} for user {msg.user_id} (ours: {self.user_id})")
+        if msg.type in (EVIDENCE, WELCOME):
+            return  # heartbeats, connection_error, notices, a repeated welcome: evidence only
+        if self._breach(msg, t):
             return
         if msg.type == AGENT_FAILED:
-            self._fail(Outcome.SERVER_ERROR, t, "agent_failed: " + redact(error_text(msg), self._secrets))
+            self._fail(Outcome.SERVER_ERROR, t, "agent_failed: " + self._clip(msg.error_text))
             return
-        if msg.type not in KNOWN_SERVER_TYPES:
-            self._fail(Outcome.PROTOCOL_ERROR, t, f"unknown message type {msg.type[:60]!r}")
-            return
-        if msg.type not in AGENT_EVENTS:
-            return  # heartbeat, system_message, ping/pong: tolerated
         if self.state is not State.AWAITING_EVENTS:
-            self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.type} arrived before start_agent was sent")
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.wire_type} arrived before start_agent was sent")
             return
-        if msg.thread_id is None:
-            self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.type} carries no thread_id")
+        # The bridge path sends agent_started without thread_id (agent_websocket_bridge.py:2090-2100).
+        if msg.thread_id is None and msg.type != AGENT_EVENTS[0]:
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.wire_type} carries no thread_id")
             return
         expected = AGENT_EVENTS[self._next_event]
         if msg.type != expected:
-            self._fail(Outcome.PROTOCOL_ERROR, t, f"out of order: {msg.type} while waiting for {expected}")
+            self._fail(Outcome.PROTOCOL_ERROR, t, f"out of order: {msg.wire_type} while waiting for {expected}")
             return
         self.marks[expected] = t
         self._next_event += 1
         if self._next_event == len(AGENT_EVENTS):
             self.outcome = Outcome.OK
             self.state = State.COMPLETED
+
+    def _breach(self, msg: Message, t: float) -> bool:
+        """Fail the run if ``msg`` belongs to another thread or another server run; learn the server's ids.
+
+        Isolation is judged by the client's own fresh ``thread_id`` and the server's ``run_id``, not the user
+        id: a server may assign identities of its own (DEMO mode makes every user ``demo-user-001``), which
+        is recorded on the run (``server_user_id``) but is not a breach.
+        """
+        if msg.thread_id is not None and msg.thread_id != self.thread_id:
+            self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for thread {msg.thread_id} (ours: {self.thread_id})"))
+            return True
+        if msg.run_id is not None:
+            if self.server_run_id is None:
+                self.server_run_id = msg.run_id[:MAX_ID]
+            elif msg.run_id[:MAX_ID] != self.server_run_id:
+                self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for run {msg.run_id} (ours: {self.server_run_id})"))
+                return True
+        if msg.user_id is not None and msg.user_id != self.user_id and self.server_user_id is None:
+            self.server_user_id = msg.user_id[:MAX_ID]
+        return False
+
+    def _clip(self, text: str) -> str:
+        return clip(text, MAX_EVENT_DETAIL, self._secrets)
 
     def _record(self, kind: str, t: float, detail: str) -> None:
         self.events.append(EventRecord(kind, _ms(t), redact(detail[:MAX_EVENT_DETAIL], self._secrets)))

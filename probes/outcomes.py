@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     INCOMPLETE = "incomplete"
     ISOLATION_BREACH = "isolation_breach"
     PROBE_ERROR = "probe_error"
+    AUTH_NOT_ENFORCED = "auth_not_enforced"
 
 
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
@@ -47,7 +48,13 @@ DESCRIPTIONS: dict[Outcome, str] = {
     Outcome.INCOMPLETE: "the connection closed before agent_completed",
     Outcome.ISOLATION_BREACH: "an event for another thread or user arrived",
     Outcome.PROBE_ERROR: "the probe itself failed",
+    Outcome.AUTH_NOT_ENFORCED: "the golden path completed, but the server also accepted a deliberately wrong token",
 }
+
+#: Outcomes in which the golden path reached the user: availability, the SLO and impact count them as served.
+#: ``auth_not_enforced`` is served (users got their answer) yet still a failed check: the probe exits 1 and the
+#: overview says that the target's auth is not being exercised.
+SERVED: frozenset[str] = frozenset({Outcome.OK.value, Outcome.AUTH_NOT_ENFORCED.value})
 
 _CLOSE_CODE_OUTCOMES: dict[int, Outcome] = {
     1001: Outcome.GOING_AWAY,

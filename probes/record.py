@@ -41,10 +41,24 @@ class ProbeRun:
     thread_id: str | None = None
     user_id: str | None = None
     events: list[EventRecord] = field(default_factory=list)
+    #: The dialect(s) the server's frames were read under (``netra``, ``generic``; comma-joined if mixed).
+    dialect: str | None = None
+    #: The server's own run id, and the user it assigned when that differs from the token's ``sub``.
+    server_run_id: str | None = None
+    server_user_id: str | None = None
+    #: The auth canary's verdict when one ran: ``rejected`` (auth enforced), ``accepted`` or ``inconclusive: ...``.
+    auth_canary: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    @property
+    def served(self) -> bool:
+        """The golden path reached the user (``ok``, or ``auth_not_enforced``)."""
+        from probes.outcomes import SERVED
+
+        return self.outcome in SERVED
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -75,20 +75,21 @@ def add_run(conn: sqlite3.Connection, run: ProbeRun, started_ts: float) -> None:
     hour = int(started_ts // HOUR * HOUR)
     day = int(started_ts // DAY * DAY)
     rev = run.revision or ""
-    total_bin = latency_bin(run.total_ms) if run.ok and run.total_ms is not None else -1
+    total_bin = latency_bin(run.total_ms) if run.served and run.total_ms is not None else -1
     conn.execute(_UPSERT_HOUR, (run.target, hour, rev, run.outcome, run.failed_phase or "", run.close_code if run.close_code is not None else -1, total_bin))
     conn.executemany(_UPSERT_PHASE, [(run.target, day, rev, p, latency_bin(ms)) for p in PHASES if (ms := run.phases_ms.get(p)) is not None])
 
 
 def backfill(conn: sqlite3.Connection) -> None:
     """Migration step: build the rollups from runs already stored."""
-    from store.sqlite import _RUN_COLUMNS, _run_from_row
+    from store.sqlite import RUN_COLUMNS_V1, _run_from_row
 
-    cur = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs")
+    # The columns of this migration's own version: columns added later do not exist yet in an old store.
+    cur = conn.execute(f"SELECT {', '.join(RUN_COLUMNS_V1)} FROM runs")
     while rows := cur.fetchmany(10_000):
         for row in rows:
-            run = _run_from_row(row)
-            add_run(conn, run, row[_RUN_COLUMNS.index("started_ts")])
+            run = _run_from_row(row, RUN_COLUMNS_V1)
+            add_run(conn, run, row[RUN_COLUMNS_V1.index("started_ts")])
 
 
 HOURLY_COLUMNS = ("target", "hour_ts", "revision", "outcome", "failed_phase", "close_code", "n", "good")

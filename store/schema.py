@@ -110,6 +110,13 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX server_logs_by_time ON server_logs(ts);
     CREATE INDEX server_logs_by_run ON server_logs(run_id);
     """,
+    # 6: what the server said about itself (dialect, its run id, the user it assigned) and the auth canary's verdict
+    """
+    ALTER TABLE runs ADD COLUMN dialect TEXT;
+    ALTER TABLE runs ADD COLUMN server_run_id TEXT;
+    ALTER TABLE runs ADD COLUMN server_user_id TEXT;
+    ALTER TABLE runs ADD COLUMN auth_canary TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

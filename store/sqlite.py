@@ -26,12 +26,14 @@ BUSY_TIMEOUT_MS = 15_000
 #: Extra attempts when the lock is still held after the busy timeout.
 LOCK_RETRIES = 5
 
-_RUN_COLUMNS = (
+#: The columns of ``runs`` as migration 1 made them (frozen: earlier migrations read only these).
+RUN_COLUMNS_V1 = (
     "run_id", "target", "url", "started_at", "started_ts", "environment", "revision", "revision_after",
     "outcome", "failed_phase", "close_code", "close_reason", "http_status", "error", "total_ms",
     "ms_to_start_agent", "ms_to_failure", *PHASE_COLUMNS.values(), "elapsed_json", "tags_json",
     "thread_id", "user_id",
 )
+_RUN_COLUMNS = (*RUN_COLUMNS_V1, "dialect", "server_run_id", "server_user_id", "auth_canary")
 _TS = _RUN_COLUMNS.index("started_ts")
 _INSERT_RUN = f"INSERT OR IGNORE INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
 _INSERT_EVENT = "INSERT INTO run_events (run_id, seq, type, elapsed_ms, detail) VALUES (?, ?, ?, ?, ?)"
@@ -49,7 +51,7 @@ def _run_row(run: ProbeRun) -> tuple[Any, ...]:
         run.elapsed_ms.get(MARK_START_AGENT_SENT), run.elapsed_ms.get(MARK_FAILURE),
         *(run.phases_ms.get(p) for p in PHASES),
         json.dumps(run.elapsed_ms, sort_keys=True), json.dumps(run.tags, sort_keys=True),
-        run.thread_id, run.user_id,
+        run.thread_id, run.user_id, run.dialect, run.server_run_id, run.server_user_id, run.auth_canary,
     )
 
 
@@ -176,15 +178,16 @@ class Store:
             raise translate(exc, self.path, "read") from exc
 
 
-def _run_from_row(row: tuple[Any, ...]) -> ProbeRun:
-    d = dict(zip(_RUN_COLUMNS, row, strict=True))
+def _run_from_row(row: tuple[Any, ...], columns: tuple[str, ...] = _RUN_COLUMNS) -> ProbeRun:
+    d = dict(zip(columns, row, strict=True))
     return ProbeRun(
         run_id=d["run_id"], target=d["target"], url=d["url"], started_at=d["started_at"], outcome=d["outcome"],
         failed_phase=d["failed_phase"], revision=d["revision"], revision_after=d["revision_after"],
         tags=json.loads(d["tags_json"]), close_code=d["close_code"], close_reason=d["close_reason"],
         http_status=d["http_status"], error=d["error"],
         phases_ms={p: d[c] for p, c in PHASE_COLUMNS.items()}, elapsed_ms=json.loads(d["elapsed_json"]),
-        total_ms=d["total_ms"], thread_id=d["thread_id"], user_id=d["user_id"],
+        total_ms=d["total_ms"], thread_id=d["thread_id"], user_id=d["user_id"], dialect=d.get("dialect"),
+        server_run_id=d.get("server_run_id"), server_user_id=d.get("server_user_id"), auth_canary=d.get("auth_canary"),
     )
 
 

@@ -126,7 +126,7 @@ def test_deadline_while_waiting_for_agent_events_is_event_timeout():
         ('{"no": "type"}', "no string 'type'"),
         (_msg("mystery"), "unknown message type"),
         (_msg("agent_thinking"), "out of order"),
-        (_msg("agent_started", None), "no thread_id"),
+        (_msg("agent_thinking", None), "no thread_id"),
     ],
 )
 def test_protocol_errors_are_named(frame, why):  # type: ignore[no-untyped-def]
@@ -141,13 +141,22 @@ def test_binary_frame_is_a_protocol_error():
     assert gp.outcome == "protocol_error" and gp.events[-1].type == "<binary>"
 
 
-def test_event_for_another_thread_or_user_is_an_isolation_breach():
+def test_event_for_another_thread_or_run_is_an_isolation_breach():
     gp = _started()
     gp.text_received(_msg("agent_started", "thread-2"), 0.5)
     assert gp.outcome == "isolation_breach" and "thread-2" in gp.error
     gp = _started()
-    gp.text_received(_msg("agent_started", payload={"user_id": "someone-else"}), 0.5)
-    assert gp.outcome == "isolation_breach" and "someone-else" in gp.error
+    gp.text_received(_msg("agent_started", run_id="run-A"), 0.5)
+    gp.text_received(_msg("agent_thinking", run_id="run-B"), 0.6)
+    assert gp.outcome == "isolation_breach" and "run-B" in gp.error and "run-A" in gp.error
+
+
+def test_a_server_assigned_user_is_recorded_not_a_breach():
+    """DEMO mode makes every user demo-user-001 (auth_integration/auth_permissiveness.py:592-622 at aebb16f7)."""
+    gp = _started()
+    for event in AGENT_EVENTS:
+        gp.text_received(_msg(event, payload={"user_id": "demo-user-001"}), 0.5)
+    assert gp.outcome == "ok" and gp.server_user_id == "demo-user-001"
 
 
 def test_agent_failed_and_auth_error_messages():
@@ -171,6 +180,9 @@ def test_welcome_any_first_accepts_any_first_message():
     gp = _connected(welcome_any_first=True)
     gp.text_received(_msg("hello", None), 0.5)
     assert gp.wants_start_agent
+    gp = _connected()
+    gp.text_received(_msg("hello", None), 0.5)
+    assert gp.outcome == "protocol_error" and "unknown message type 'hello'" in gp.error
 
 
 def test_secrets_are_redacted_from_events_errors_and_reasons():
