@@ -84,20 +84,21 @@ def _ts(entry: dict[str, Any]) -> float:
 
 
 def session_of(entry: dict[str, Any]) -> str | None:
-    """The probe's run id where the backend logged the X-Test-Session header (label, payload or request header)."""
+    """The probe's run id where the backend logged it: the X-Pathwatch-Run header (or X-Test-Session, sent with
+    ``backend_test_headers``) as a label, a payload field or a request header."""
     labels = entry.get("labels") or {}
-    for key in ("x_test_session", "x-test-session", "test_session"):
+    for key in ("pathwatch_run", "x_pathwatch_run", "x-pathwatch-run", "x_test_session", "x-test-session", "test_session"):
         if labels.get(key):
             return str(labels[key])
     payload = entry.get("jsonPayload") or {}
     if isinstance(payload, dict):
-        for key in ("x_test_session", "test_session", "session"):
+        for key in ("pathwatch_run", "x_pathwatch_run", "x_test_session", "test_session", "session"):
             if isinstance(payload.get(key), str):
                 return payload[key]
         headers = payload.get("headers")
         if isinstance(headers, dict):
             for k, v in headers.items():
-                if k.lower() == "x-test-session":
+                if k.lower() in ("x-pathwatch-run", "x-test-session"):
                     return str(v)
     return None
 

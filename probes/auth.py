@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,13 @@ def mint_jwt(secret: str, *, subject: str, now: float, ttl_s: int = DEFAULT_TTL_
         _b64(json.dumps(body, separators=(",", ":")).encode())
     signature = hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
     return signing_input + "." + _b64(signature)
+
+
+def wrong_token(auth: AuthConfig, *, subject: str, now: float) -> str:
+    """A token of the right shape that a server checking signatures must refuse: the auth canary's."""
+    if auth.mode == "jwt":
+        return mint_jwt(secrets.token_urlsafe(32), subject=subject, now=now, ttl_s=auth.ttl_s, claims=auth.claims)
+    return "pathwatch-canary-" + secrets.token_urlsafe(24)
 
 
 def _b64(data: bytes) -> str:

@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 
 from probes.config import Target, load_config, target_from_url
+from probes.dialects import DIALECT_NAMES
 from probes.errors import ConfigError, PathwatchError
 from probes.outcomes import Outcome
 from probes.record import ProbeRun
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="whole-run deadline (default 120, or the config's)")
     r.add_argument("--users", type=int, default=1, metavar="N", help="N concurrent sessions as N distinct users (isolation check)")
     r.add_argument("--health-url", metavar="URL", help="with --url: where to read the deployed revision")
+    r.add_argument("--protocol", choices=DIALECT_NAMES, help="read the server's frames in this dialect (default: the config's, else auto)")
+    r.add_argument("--auth-canary", action="store_true", help="also try a wrong token; a server that accepts it makes the run auth_not_enforced")
+    r.add_argument("--backend-test-headers", action="store_true",
+                   help="send the backend's own X-Test-* headers (they switch its auth bypass on; off by default)")
     r.add_argument("--prom-file", metavar="PATH", help="also write a Prometheus textfile")
     r.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
     r.add_argument("--cloud-logging", action="store_true", help="also write one entry per run to Cloud Logging (log pathwatch-probe)")
@@ -69,7 +74,13 @@ def _targets(args: argparse.Namespace) -> list[Target]:
     if args.timeout is not None and args.timeout <= 0:
         raise ConfigError("--timeout: must be a positive number of seconds")
     if args.url:
-        return [target_from_url(args.url, name=args.target, health_url=args.health_url, timeout=args.timeout)]
+        targets = [target_from_url(args.url, name=args.target, health_url=args.health_url, timeout=args.timeout)]
+    else:
+        targets = _configured(args)
+    return _with_flags(targets, args)
+
+
+def _configured(args: argparse.Namespace) -> list[Target]:
     targets = load_config(args.config)
     if args.target:
         targets = [t for t in targets if t.name == args.target]
@@ -77,6 +88,19 @@ def _targets(args: argparse.Namespace) -> list[Target]:
             raise ConfigError(f"--target {args.target!r}: no such target in {args.config}")
     if args.timeout is not None:
         targets = [replace(t, timeouts=replace(t.timeouts, total=args.timeout)) for t in targets]
+    return targets
+
+
+def _with_flags(targets: list[Target], args: argparse.Namespace) -> list[Target]:
+    """Flags that override every target's config: --protocol, --backend-test-headers, --auth-canary."""
+    if args.protocol:
+        targets = [replace(t, protocol=args.protocol) for t in targets]
+    if args.backend_test_headers:
+        targets = [replace(t, backend_test_headers=True) for t in targets]
+    if args.auth_canary:
+        if any(t.auth.mode == "none" for t in targets):
+            raise ConfigError("--auth-canary: needs auth mode 'jwt' or 'static' (a canary is a wrong token)")
+        targets = [replace(t, auth_canary=True) for t in targets]
     return targets
 
 

@@ -16,8 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from probes.auth import AUTH_MODES, TOKEN_TRANSPORTS, AuthConfig
+from probes.dialects import AUTO, DIALECT_NAMES
 from probes.errors import ConfigError
 from probes.phases import PHASES
+from probes.protocol import bypasses_auth
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_USER_REQUEST = "Probe: summarise the last 3 messages"
@@ -49,6 +51,12 @@ class Target:
     user_request: str = DEFAULT_USER_REQUEST
     insecure_skip_tls_verify: bool = False
     service_name: str | None = None
+    #: The dialect the server's frames are read in; ``auto`` reads each frame under the one it matches.
+    protocol: str = AUTO
+    #: Also try a deliberately wrong token each run; if the server accepts it, the run is ``auth_not_enforced``.
+    auth_canary: bool = False
+    #: Send the backend's own E2E-test headers (X-Test-*). They switch the real backend's auth bypass on.
+    backend_test_headers: bool = False
 
     @property
     def secure(self) -> bool:
@@ -71,6 +79,8 @@ def strip_credentials(url: str) -> str:
 
 def target_from_url(url: str, *, name: str | None = None, health_url: str | None = None, timeout: float | None = None) -> Target:
     _check_url(url, "--url")
+    if health_url is not None:
+        _check_health_url(health_url, "--health-url")
     t = Target(name=name or (urlsplit(url).hostname or "target"), url=url, health_url=health_url)
     if timeout is not None:
         t = replace(t, timeouts=replace(t.timeouts, total=_positive(timeout, "--timeout")))
@@ -124,6 +134,7 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> list[Target
 _TARGET_KEYS = {
     "name", "url", "health_url", "revision_field", "environment", "tags", "headers", "auth",
     "timeout_s", "deadlines", "welcome", "user_request", "insecure_skip_tls_verify", "service_name",
+    "protocol", "auth_canary", "backend_test_headers",
 }
 
 
@@ -143,9 +154,22 @@ def _parse_target(t: dict[str, Any], where: str, defaults: Mapping[str, Any]) ->
     if welcome not in ("connection_established", "any"):
         raise ConfigError(f"{where}.welcome: must be 'connection_established' or 'any'")
     health = t.get("health_url")
-    if health is not None and not (isinstance(health, str) and health.startswith(("http://", "https://"))):
-        raise ConfigError(f"{where}.health_url: must be an http:// or https:// URL")
-    auth = {**_table(defaults.get("auth", {}), "defaults.auth"), **_table(t.get("auth", {}), f"{where}.auth")}
+    if health is not None:
+        _check_health_url(health, f"{where}.health_url")
+    protocol = t.get("protocol", AUTO)
+    if protocol not in DIALECT_NAMES:
+        raise ConfigError(f"{where}.protocol: must be one of {list(DIALECT_NAMES)}, got {protocol!r}")
+    auth = _parse_auth({**_table(defaults.get("auth", {}), "defaults.auth"), **_table(t.get("auth", {}), f"{where}.auth")}, f"{where}.auth")
+    headers = _str_map(t.get("headers", {}), f"{where}.headers")
+    for header in headers:
+        if bypasses_auth(header):
+            raise ConfigError(
+                f"{where}.headers.{header}: a header whose name contains 'test' or 'e2e' switches the backend's auth bypass on "
+                "(its JWT signature goes unchecked); set backend_test_headers = true to send the backend's test headers on purpose"
+            )
+    auth_canary = _bool(t.get("auth_canary", False), f"{where}.auth_canary")
+    if auth_canary and auth.mode == "none":
+        raise ConfigError(f"{where}.auth_canary: needs auth.mode 'jwt' or 'static' (a canary is a wrong token)")
     return Target(
         name=name,
         url=url,
@@ -153,13 +177,16 @@ def _parse_target(t: dict[str, Any], where: str, defaults: Mapping[str, Any]) ->
         revision_field=_str(t.get("revision_field", "revision"), f"{where}.revision_field"),
         environment=_str(t.get("environment", "staging"), f"{where}.environment"),
         tags=_str_map(t.get("tags", {}), f"{where}.tags"),
-        headers=_str_map(t.get("headers", {}), f"{where}.headers"),
-        auth=_parse_auth(auth, f"{where}.auth"),
+        headers=headers,
+        auth=auth,
         timeouts=Timeouts(total=_positive(t.get("timeout_s", DEFAULT_TIMEOUT_S), f"{where}.timeout_s"), phases=deadlines),
         welcome_any_first=welcome == "any",
         user_request=_str(t.get("user_request", DEFAULT_USER_REQUEST), f"{where}.user_request"),
         insecure_skip_tls_verify=_bool(t.get("insecure_skip_tls_verify", False), f"{where}.insecure_skip_tls_verify"),
         service_name=t.get("service_name"),
+        protocol=protocol,
+        auth_canary=auth_canary,
+        backend_test_headers=_bool(t.get("backend_test_headers", False), f"{where}.backend_test_headers"),
     )
 
 
@@ -207,6 +234,11 @@ def _check_url(url: Any, where: str) -> None:
         _ = parts.port
     except ValueError:
         raise ConfigError(f"{where}: {url!r} has an invalid port") from None
+
+
+def _check_health_url(url: Any, where: str) -> None:
+    if not (isinstance(url, str) and url.startswith(("http://", "https://")) and urlsplit(url).hostname):
+        raise ConfigError(f"{where}: must be an http:// or https:// URL with a host")
 
 
 def _table(v: Any, where: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
@@ -38,23 +39,20 @@ from websockets.protocol import State as WsState
 from websockets.uri import parse_uri
 
 from probes import __version__
-from probes.auth import credentials
+from probes.auth import credentials, wrong_token
 from probes.config import Target
 from probes.golden_path import GoldenPath
 from probes.outcomes import Outcome
-from probes.protocol import (
-    HEADER_TEST_ENVIRONMENT,
-    HEADER_TEST_SESSION,
-    HEADER_TEST_TYPE,
-    JWT_SUBPROTOCOL_PREFIX,
-    start_agent_message,
-)
+from probes.protocol import HEADER_RUN_ID, JWT_SUBPROTOCOL_PREFIX, backend_test_headers, start_agent_message
 from probes.record import ProbeRun
 from probes.redact import redact
 from probes.stamped import StampedTransport, request_stamps, tls_handshake
 from probes.tls import client_context
 
-USER_AGENT = f"pathwatch/{__version__}"
+#: Says what the traffic is without any word ("test", "e2e") that switches the real backend's auth bypass on.
+USER_AGENT = f"pathwatch/{__version__} (synthetic golden-path probe)"
+#: The auth canary waits no longer than this for the server's verdict on a wrong token.
+CANARY_TIMEOUT_S = 10.0
 #: Largest message the probe accepts; a bigger one is a protocol error, not a memory problem.
 MAX_MESSAGE_BYTES = 1 << 20
 #: How long the probe waits for the server's close echo after it is done.
@@ -113,8 +111,11 @@ def utc_now_iso() -> str:
 class _Session:
     """One run against one target: DNS to the last event, with deadlines."""
 
-    def __init__(self, target: Target, *, run_id: str, subject: str, token: str | None, secrets: tuple[str, ...], clock: Clock) -> None:
+    def __init__(self, target: Target, *, run_id: str, subject: str, token: str | None, secrets: tuple[str, ...], clock: Clock,
+                 canary: bool = False) -> None:
         self.target = target
+        #: A canary session stops once the server has accepted (welcomed) or refused its deliberately wrong token.
+        self.canary = canary
         self.run_id = run_id
         self.subject = subject
         self.token = token
@@ -127,6 +128,7 @@ class _Session:
             secure=target.secure,
             welcome_any_first=target.welcome_any_first,
             secrets=secrets,
+            dialect=target.protocol,
         )
         self.t0 = 0.0
         self.phase_started = 0.0
@@ -261,9 +263,10 @@ class _Session:
             h[key] = value
         if self.token and self.target.auth.transport == "header":
             h["Authorization"] = f"Bearer {self.token}"
-        h[HEADER_TEST_TYPE] = "E2E"
-        h[HEADER_TEST_ENVIRONMENT] = self.target.environment
-        h[HEADER_TEST_SESSION] = self.run_id
+        if self.target.backend_test_headers:
+            for key, value in backend_test_headers(self.target.environment, self.run_id).items():
+                h[key] = value
+        h[HEADER_RUN_ID] = self.run_id
         h["User-Agent"] = USER_AGENT
         proto.send_request(request)
         self._flush()
@@ -302,6 +305,8 @@ class _Session:
                 self.gp.invalid_frame(f"invalid frame: {proto.parser_exc}", t)
             if self.gp.phase != phase:
                 self.phase_started = t
+            if self.gp.wants_start_agent and self.canary:
+                break
             if self.gp.wants_start_agent:
                 payload = start_agent_message(
                     user_id=self.subject, thread_id=self.thread_id, timestamp=utc_now_iso(), user_request=self.target.user_request
@@ -408,7 +413,31 @@ async def run_session(
         thread_id=session.thread_id,
         user_id=subject,
         events=gp.events,
+        dialect=",".join(gp.dialects_seen) or None,
+        server_run_id=gp.server_run_id,
+        server_user_id=gp.server_user_id,
     )
+
+
+async def auth_canary(target: Target, *, run_id: str, environ: Mapping[str, str] | None = None, clock: Clock = time.perf_counter) -> str:
+    """Try a deliberately wrong token: ``rejected`` (auth enforced), ``accepted`` or ``inconclusive: <why>``.
+
+    The wrong token has the real one's shape and claims but a signature from a random secret (or, for a static
+    token, random bytes), so only a server that checks signatures refuses it. It is accepted when the server
+    welcomes the connection (the real backend authenticates before its welcome, websocket_ssot.py:843 vs 974).
+    """
+    _, secrets = credentials(target.auth, subject=target.auth.subject, now=time.time(), environ=environ)
+    wrong = wrong_token(target.auth, subject=target.auth.subject, now=time.time())
+    bounded = replace(target, timeouts=replace(target.timeouts, total=min(target.timeouts.total, CANARY_TIMEOUT_S)))
+    session = _Session(bounded, run_id=f"{run_id}-canary", subject=target.auth.subject, token=wrong,
+                       secrets=(*secrets, wrong), clock=clock, canary=True)
+    await session.run()
+    gp = session.gp
+    if gp.wants_start_agent:
+        return "accepted"
+    if gp.outcome == Outcome.AUTH_REJECTED or (gp.outcome == Outcome.UPGRADE_REJECTED and gp.http_status in (401, 403)):
+        return "rejected"
+    return f"inconclusive: {gp.outcome}"
 
 
 async def probe_target(target: Target, *, users: int = 1, environ: Mapping[str, str] | None = None) -> list[ProbeRun]:
@@ -423,6 +452,13 @@ async def probe_target(target: Target, *, users: int = 1, environ: Mapping[str, 
         runs = list(await asyncio.gather(*(run_session(target, subject=s, environ=environ) for s in subjects)))
         for run in runs:
             run.tags = {**run.tags, "users": str(users)}
+    if target.auth_canary:
+        verdict = await auth_canary(target, run_id=runs[0].run_id, environ=environ)
+        for run in runs:
+            run.auth_canary = verdict
+            if verdict == "accepted" and run.outcome == Outcome.OK:
+                run.outcome = str(Outcome.AUTH_NOT_ENFORCED)
+                run.error = "auth not enforced: the server also accepted a deliberately wrong token"
     after = await read_revision(target)
     for run in runs:
         run.revision = before or after

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from probes.errors import ConfigError
+from sandbox.frames import FRAMES
 from sandbox.logs import open_log
 from sandbox.scenarios import SCENARIOS, get_scenario
 from sandbox.server import Sandbox
@@ -29,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--story-scale", type=float, default=None, help="multiplies story chapter durations (default: --time-scale)")
     p.add_argument("--seed", type=int, default=0, help="seed for flaky and slow_thinking draws")
     p.add_argument("--log-file", default="-", help="JSON-lines log; '-' for stdout (default)")
+    p.add_argument("--dialect", choices=sorted(FRAMES), default="netra",
+                   help="the frames to speak: netra (the real backend's, default) or generic (the earlier shape)")
+    p.add_argument("--demo-mode", action="store_true",
+                   help="as the real staging backend in DEMO mode: accept any token, every user is demo-user-001")
     return p
 
 
@@ -72,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
-    sandbox = Sandbox(story, secret=secret, log=log, time_scale=args.time_scale, story_scale=args.story_scale, seed=args.seed)
+    sandbox = Sandbox(story, secret=secret, log=log, time_scale=args.time_scale, story_scale=args.story_scale, seed=args.seed,
+                      dialect=args.dialect, demo_mode=args.demo_mode)
     try:
         asyncio.run(_serve(sandbox, args.host, args.port))
     except OSError as exc:

@@ -61,7 +61,7 @@ class CloudLog:
             "labels": {},
         }
         if session:
-            e["labels"]["x_test_session"] = session
+            e["labels"]["pathwatch_run"] = session
             e["trace"] = f"projects/{PROJECT}/traces/{session}"
         if text is not None:
             e["textPayload"] = text

@@ -41,6 +41,8 @@ class Scenario:
     close_code: int = 1012
     #: silent_stall: seconds between heartbeats.
     heartbeat_s: float = 2.0
+    #: netra dialect: the real backend heartbeats a client silent this long (35 s on staging, websocket_ssot.py:1574-1582).
+    client_silence_s: float = 35.0
     #: handshake_hang: how long the upgrade is left unanswered.
     hang_s: float = 600.0
 

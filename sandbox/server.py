@@ -27,22 +27,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from probes.phases import AGENT_EVENTS
-from probes.protocol import (
-    CLOSE_INTERNAL_ERROR,
-    CLOSE_NORMAL,
-    CLOSE_POLICY_VIOLATION,
-    CLOSE_UNSUPPORTED_DATA,
-    HEADER_TEST_SESSION,
-    JWT_SUBPROTOCOL_PREFIX,
-    START_AGENT,
-    WELCOME,
-)
+from probes.protocol import CLOSE_UNSUPPORTED_DATA, JWT_SUBPROTOCOL_PREFIXES, RUN_ID_HEADERS, START_AGENT, bypasses_auth
+from sandbox.frames import DEMO_USER, FRAMES, Frames, new_ids
 from sandbox.logs import ORCHESTRATOR_TRACEBACK, CloudLog
 from sandbox.scenarios import Scenario
 from sandbox.stories import Chapter, Story
 
 #: Upgrade headers the backend logs (never Authorization).
-_LOGGED_HEADERS = ("User-Agent", "X-Test-Type", "X-Test-Environment", "X-Test-Session")
+_LOGGED_HEADERS = ("User-Agent", *RUN_ID_HEADERS, "X-Test-Type", "X-Test-Environment")
 #: Sessions whose ground truth is kept (oldest dropped first).
 MAX_TRUTH_SESSIONS = 20_000
 
@@ -65,11 +57,18 @@ class _Conn:
     headers: dict[str, str] = field(default_factory=dict)
     thread_id: str | None = None
     truth: list[dict[str, Any]] = field(default_factory=list)
+    #: Why auth failed, for a dialect that accepts the upgrade and then closes 1008.
+    refused: str | None = None
 
 
 class Sandbox:
-    def __init__(self, story: Story, *, secret: str, log: CloudLog, time_scale: float = 1.0, story_scale: float | None = None, seed: int = 0, clock=time.perf_counter_ns) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, story: Story, *, secret: str, log: CloudLog, time_scale: float = 1.0, story_scale: float | None = None, seed: int = 0,
+                 clock=time.perf_counter_ns, dialect: str = "netra", demo_mode: bool = False) -> None:  # type: ignore[no-untyped-def]
         self.story = story
+        #: The frames this server speaks (``netra``, the real backend's, by default) and whether it runs in DEMO mode,
+        #: where every connection is user demo-user-001 whatever token it sends, as the real staging backend does.
+        self.frames: Frames = FRAMES[dialect]
+        self.demo_mode = demo_mode
         self.secret = secret
         self.log = log
         self.time_scale = time_scale
@@ -122,7 +121,7 @@ class Sandbox:
         if url.path != "/ws":
             return self._json_response(404, {"error": f"no route {url.path}"})
         scenario = chapter.scenario
-        session = request.headers.get(HEADER_TEST_SESSION)
+        session = next((request.headers[h] for h in RUN_ID_HEADERS if h in request.headers), None)
         if scenario.behaviour == "handshake_hang":
             self.log.entry("WARNING", chapter.revision, session=session, payload={"message": "upgrade request received; not answering (handshake_hang)"})
             try:
@@ -131,19 +130,37 @@ class Sandbox:
                 return connection.respond(HTTPStatus.GATEWAY_TIMEOUT, "upstream timed out\n")
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
         token = _token_of(request)
-        claims = self._verify(token) if scenario.behaviour != "auth_reject" else None
+        claims = self._authenticate(token, request) if scenario.behaviour != "auth_reject" else None
+        refused = None
         if claims is None and scenario.behaviour != "auth_close":
-            why = "no token" if not token else "token rejected"
-            self.log.entry("WARNING", chapter.revision, session=session, payload={"message": f"WebSocket upgrade refused: 403 ({why})", "event": "auth_rejected"})
-            return connection.respond(HTTPStatus.FORBIDDEN, f"Forbidden: {why}\n")
+            refused = "no token" if not token else "token rejected"
+            if self.frames.closes.auth_at_upgrade:
+                self.log.entry("WARNING", chapter.revision, session=session, payload={"message": f"WebSocket upgrade refused: 403 ({refused})", "event": "auth_rejected"})
+                return connection.respond(HTTPStatus.FORBIDDEN, f"Forbidden: {refused}\n")
         self.connections += 1
         connection.pathwatch = _Conn(  # type: ignore[attr-defined]
             connection_id=uuid.uuid4().hex[:12], revision=chapter.revision, scenario=scenario,
             user_id=str((claims or {}).get("sub", "anonymous")), session=session, seq=self.connections,
             rng=random.Random(f"{self.seed}:{self.connections}"),
-            headers={k: request.headers.get(k, "") for k in _LOGGED_HEADERS},
+            headers={k: request.headers.get(k, "") for k in _LOGGED_HEADERS}, refused=refused,
         )
         return None
+
+    def _authenticate(self, token: str | None, request: Request) -> dict[str, Any] | None:
+        """The claims the backend would act on, as the real one decides them.
+
+        DEMO mode: everyone is demo-user-001, whatever the token (auth_permissiveness.py:592-622). Otherwise, in
+        the netra dialect a request header whose name contains "test" or "e2e" switches on the E2E bypass, which
+        takes ``sub`` from the JWT without checking its signature (unified_websocket_auth.py:98-111).
+        """
+        if self.demo_mode:
+            return {"sub": DEMO_USER}
+        if self.frames.name == "netra" and token and any(bypasses_auth(name) for name in request.headers):
+            try:
+                return jwt.decode(token, options={"verify_signature": False})
+            except jwt.PyJWTError:
+                return None
+        return self._verify(token)
 
     def _verify(self, token: str | None) -> dict[str, Any] | None:
         if not token:
@@ -159,8 +176,8 @@ class Sandbox:
     @staticmethod
     def select_subprotocol(connection: ServerConnection, offered: Any) -> Any:
         for sp in offered:
-            if sp.startswith(JWT_SUBPROTOCOL_PREFIX):
-                return sp
+            if sp.startswith(JWT_SUBPROTOCOL_PREFIXES):
+                return sp  # echoed back exactly, as the real backend does (websocket_ssot.py:752-767)
         return None
 
     # -- WebSocket side -------------------------------------------------------
@@ -169,14 +186,21 @@ class Sandbox:
         self._info(c, "WebSocket connection accepted", event="connect", user_id=c.user_id, headers=c.headers)
         tasks: list[asyncio.Task[None]] = []
         try:
-            if c.scenario.behaviour == "auth_close":
-                await self._send(ws, c, {"type": "error", "payload": {"code": "AUTH_FAILED", "message": "Authentication failed: token rejected by auth service"}})
-                await ws.close(CLOSE_POLICY_VIOLATION, "Authentication failed")
+            if c.scenario.behaviour == "auth_close" or c.refused:
+                self.log.entry("WARNING", c.revision, session=c.session, payload={
+                    "message": f"WebSocket authentication failed ({c.refused or 'token rejected by auth service'}); closing 1008",
+                    "event": "auth_rejected", "connection_id": c.connection_id})
+                if (frame := self.frames.auth_error()) is not None:
+                    await self._send(ws, c, frame)
+                await ws.close(*self.frames.closes.auth)
                 return
             await asyncio.sleep(c.scenario.welcome_delay_s * self.time_scale)
-            await self._send(ws, c, {"type": WELCOME, "connection_id": c.connection_id, "user_id": c.user_id, "server_time": _iso(), "revision": c.revision})
+            await self._send(ws, c, self.frames.welcome(user_id=c.user_id, connection_id=c.connection_id, revision=c.revision))
+            # A stalled run heartbeats every heartbeat_s; the real backend also heartbeats any client silent for 35 s.
             if c.scenario.behaviour == "stall":
-                tasks.append(asyncio.create_task(self._heartbeats(ws, c)))
+                tasks.append(asyncio.create_task(self._heartbeats(ws, c, c.scenario.heartbeat_s)))
+            elif self.frames.name == "netra":
+                tasks.append(asyncio.create_task(self._heartbeats(ws, c, c.scenario.client_silence_s)))
             async for message in ws:
                 if isinstance(message, bytes):
                     await self._reject(ws, c, "binary frames are not supported")
@@ -198,6 +222,8 @@ class Sandbox:
                     tasks.append(asyncio.create_task(self._agent(ws, c, thread_id)))
                 elif kind == "ping":
                     await self._send(ws, c, {"type": "pong", "timestamp": _iso()})
+                elif self.frames.name == "netra" and kind in ("user_message", "chat", "agent_request"):
+                    continue  # other client messages the real handler accepts; the golden path sends none
                 elif kind in ("pong", "heartbeat"):
                     continue
                 else:
@@ -216,16 +242,13 @@ class Sandbox:
         self.log.entry("WARNING", c.revision, session=c.session, payload={"message": f"closing 1003: {why}", "event": "bad_input", "connection_id": c.connection_id})
         await ws.close(CLOSE_UNSUPPORTED_DATA, why)
 
-    async def _heartbeats(self, ws: ServerConnection, c: _Conn) -> None:
+    async def _heartbeats(self, ws: ServerConnection, c: _Conn, every_s: float) -> None:
         n = 0
         try:
             while True:
-                await asyncio.sleep(c.scenario.heartbeat_s * self.time_scale)
+                await asyncio.sleep(every_s * self.time_scale)
                 n += 1
-                if n % 3 == 0:
-                    await self._send(ws, c, {"type": "system_message", "payload": {"message": "Connection healthy"}, "timestamp": _iso()})
-                else:
-                    await self._send(ws, c, {"type": "heartbeat", "timestamp": _iso()})
+                await self._send(ws, c, self.frames.heartbeat(n))
         except ConnectionClosed:
             pass
 
@@ -240,14 +263,15 @@ class Sandbox:
 
     async def _script(self, ws: ServerConnection, c: _Conn, thread_id: str) -> None:
         s, b = c.scenario, c.scenario.behaviour
-        run_id = f"run_{uuid.uuid4().hex[:12]}"
+        run_id, request_id = new_ids()
         delays = dict(s.delays)
         if b == "slow_thinking":
             delays["agent_thinking"] *= c.rng.uniform(s.thinking_factor_min, s.thinking_factor_max)
         if b == "flaky":
             b = "crash" if c.rng.random() < s.crash_rate else "healthy"
         if b == "stall":
-            await self._send(ws, c, {"type": "system_message", "thread_id": thread_id, "payload": {"message": "Request received"}, "timestamp": _iso()})
+            if (notice := self.frames.notice(thread_id, "Request received")) is not None:
+                await self._send(ws, c, notice)
             return
         order = list(AGENT_EVENTS)
         if b == "out_of_order":
@@ -256,7 +280,9 @@ class Sandbox:
             if b == "crash" and i == 1:
                 await asyncio.sleep(max(0.0, s.crash_after_s - delays["agent_started"]) * self.time_scale)
                 self.log.entry("ERROR", c.revision, session=c.session, text=ORCHESTRATOR_TRACEBACK)
-                await ws.close(CLOSE_INTERNAL_ERROR, "Internal error")
+                if (frame := self.frames.crash_error()) is not None:
+                    await self._send(ws, c, frame)
+                await ws.close(*self.frames.closes.crash)
                 return
             await asyncio.sleep(delays[AGENT_EVENTS[i]] * self.time_scale)
             if b == "going_away" and i == 2:
@@ -264,25 +290,27 @@ class Sandbox:
                 await ws.close(s.close_code, "Service Restart" if s.close_code == 1012 else "Going Away")
                 return
             if b == "partial" and i == 2:
-                await ws.close(CLOSE_NORMAL, "")
+                await ws.close(*self.frames.closes.cleanup)
                 return
             if b == "malformed" and i == 1:
                 await self._send_raw(ws, c, "<garbage>", "{not json")
                 await self._send_raw(ws, c, "<binary>", b"\x00\x01\x02")
                 await self._send(ws, c, {"type": "mystery_event", "thread_id": thread_id})
             if b == "cross_talk" and i == 1:
-                await self._send(ws, c, self._foreign_event(thread_id, run_id))
-            await self._send(ws, c, _event(event, thread_id, run_id, c.user_id))
+                await self._send(ws, c, self._foreign_event(thread_id))
+            await self._send(ws, c, self.frames.event(event, thread_id=thread_id, run_id=run_id, request_id=request_id, user_id=c.user_id), event)
 
-    def _foreign_event(self, own_thread: str, run_id: str) -> dict[str, Any]:
+    def _foreign_event(self, own_thread: str) -> dict[str, Any]:
         """Another user's agent event: a live one if any, else a fabricated one."""
+        run_id, request_id = new_ids()
         for thread_id, (user_id, _) in self.live.items():
             if thread_id != own_thread:
-                return _event("agent_thinking", thread_id, run_id, user_id)
-        return _event("agent_thinking", str(uuid.uuid4()), run_id, "another-user")
+                return self.frames.event("agent_thinking", thread_id=thread_id, run_id=run_id, request_id=request_id, user_id=user_id)
+        return self.frames.event("agent_thinking", thread_id=str(uuid.uuid4()), run_id=run_id, request_id=request_id, user_id="another-user")
 
-    async def _send(self, ws: ServerConnection, c: _Conn, message: dict[str, Any]) -> None:
-        await self._send_raw(ws, c, str(message.get("type")), json.dumps(message))
+    async def _send(self, ws: ServerConnection, c: _Conn, message: dict[str, Any], kind: str | None = None) -> None:
+        """Send a frame; ground truth names it ``kind`` (an agent event's canonical name), else its wire type."""
+        await self._send_raw(ws, c, kind or str(message.get("type")), json.dumps(message))
 
     async def _send_raw(self, ws: ServerConnection, c: _Conn, kind: str, data: str | bytes) -> None:
         await ws.send(data)
@@ -328,17 +356,6 @@ class Sandbox:
             await self.server.wait_closed()
 
 
-def _event(kind: str, thread_id: str, run_id: str, user_id: str) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "agent_started": {"agent_name": "supervisor", "user_id": user_id},
-        "agent_thinking": {"thought": "Reading the last 3 messages of the thread", "step": 1},
-        "tool_executing": {"tool_name": "message_history", "args": {"limit": 3}},
-        "tool_completed": {"tool_name": "message_history", "result": {"messages": 3}},
-        "agent_completed": {"result": {"summary": "Three messages about the quarterly report."}, "status": "success"},
-    }[kind]
-    return {"type": kind, "thread_id": thread_id, "run_id": run_id, "timestamp": _iso(), "payload": payload}
-
-
 def _token_of(request: Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
@@ -346,8 +363,9 @@ def _token_of(request: Request) -> str | None:
     for header in request.headers.get_all("Sec-WebSocket-Protocol"):
         for sp in header.split(","):
             sp = sp.strip()
-            if sp.startswith(JWT_SUBPROTOCOL_PREFIX):
-                return sp[len(JWT_SUBPROTOCOL_PREFIX):]
+            for prefix in JWT_SUBPROTOCOL_PREFIXES:
+                if sp.startswith(prefix):
+                    return sp[len(prefix):]
     query = parse_qs(urlsplit(request.path).query)
     return (query.get("token") or [None])[0]
 

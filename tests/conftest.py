@@ -86,12 +86,15 @@ def running_sandbox(
     story_scale: float | None = None,
     seed: int = 0,
     secret: str = TEST_SECRET,
+    dialect: str = "netra",
+    demo_mode: bool = False,
 ) -> Iterator[RunningSandbox]:
     """Start the real sandbox server on a free loopback port in a background thread."""
     log = _MemoryLog()
     story = story or single(get_scenario(scenario, overrides))
     loop = asyncio.new_event_loop()
-    sandbox = Sandbox(story, secret=secret, log=CloudLog(log, story.service_name), time_scale=time_scale, story_scale=story_scale, seed=seed)
+    sandbox = Sandbox(story, secret=secret, log=CloudLog(log, story.service_name), time_scale=time_scale, story_scale=story_scale, seed=seed,
+                      dialect=dialect, demo_mode=demo_mode)
     ready = threading.Event()
 
     def serve() -> None:

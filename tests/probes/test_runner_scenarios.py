@@ -35,10 +35,14 @@ def _run(target):  # type: ignore[no-untyped-def]
         ("cross_talk", None, "isolation_breach", "agent_thinking", None),
     ],
 )
-def test_scenario_outcome(scenario, overrides, outcome, failed_phase, close_code):  # type: ignore[no-untyped-def]
-    with running_sandbox(scenario, overrides=overrides, time_scale=SCALE) as sb:
+@pytest.mark.parametrize("dialect", ["netra", "generic"])
+def test_scenario_outcome(scenario, overrides, outcome, failed_phase, close_code, dialect):  # type: ignore[no-untyped-def]
+    """The same outcomes whichever dialect the server speaks, read with the probe's default (auto)."""
+    with running_sandbox(scenario, overrides=overrides, time_scale=SCALE, dialect=dialect) as sb:
         run = _run(sb.target())
     assert (run.outcome, run.failed_phase, run.close_code) == (outcome, failed_phase, close_code), run.error
+    if outcome == "ok":
+        assert run.dialect == dialect and run.server_run_id
     if outcome != "ok":
         assert run.error
         assert run.phases_ms[failed_phase] is None
@@ -64,25 +68,30 @@ def test_healthy_timings_match_injected_delays_and_ground_truth(healthy_sandbox)
     assert run.total_ms == pytest.approx(run.elapsed_ms["agent_completed"], abs=5)
 
 
-def test_crash_happens_about_seven_seconds_after_start_agent_scaled():  # type: ignore[no-untyped-def]
-    with running_sandbox("orchestrator_crash", time_scale=SCALE) as sb:
+@pytest.mark.parametrize(("dialect", "reason", "error"), [
+    # routes/websocket_ssot.py:1801-1827 at aebb16f7: error_message (CONNECTION_ERROR), then 1011 "main mode error".
+    ("netra", "main mode error", "CONNECTION_ERROR: Connection error in main mode (AttributeError)"),
+    ("generic", "Internal error", "closed with 1011 'Internal error'"),
+])
+def test_crash_happens_about_seven_seconds_after_start_agent_scaled(dialect, reason, error):  # type: ignore[no-untyped-def]
+    with running_sandbox("orchestrator_crash", time_scale=SCALE, dialect=dialect) as sb:
         run = _run(sb.target())
         log = sb.log.entries()
+    assert (run.outcome, run.close_code, run.close_reason, run.error) == ("server_error", 1011, reason, error)
     after_start = run.elapsed_ms[MARK_FAILURE] - run.elapsed_ms[MARK_START_AGENT_SENT]
     assert 7.0 * SCALE * 1000 - 2 <= after_start <= 7.0 * SCALE * 1000 + 40
     assert run.phases_ms["agent_started"] is not None
-    assert run.close_reason == "Internal error"
     errors = [e for e in log if e["severity"] == "ERROR"]
-    assert len(errors) == 1 and errors[0]["labels"]["x_test_session"] == run.run_id
+    assert len(errors) == 1 and errors[0]["labels"]["pathwatch_run"] == run.run_id
     assert 'agent_service_core.py", line 544' in errors[0]["textPayload"]
 
 
-def test_silent_stall_is_an_event_timeout_not_a_success():  # type: ignore[no-untyped-def]
-    with running_sandbox("silent_stall", time_scale=SCALE) as sb:
+@pytest.mark.parametrize(("dialect", "evidence"), [("netra", {"heartbeat"}), ("generic", {"heartbeat", "system_message"})])
+def test_silent_stall_is_an_event_timeout_not_a_success(dialect, evidence):  # type: ignore[no-untyped-def]
+    with running_sandbox("silent_stall", time_scale=SCALE, dialect=dialect) as sb:
         run = _run(sb.target(total_s=0.6))
     assert (run.outcome, run.failed_phase) == ("event_timeout", "agent_started")
-    types = [e.type for e in run.events]
-    assert "heartbeat" in types and "system_message" in types
+    assert {e.type for e in run.events} == {"connection_established", *evidence}
     assert 590 <= run.total_ms <= 700
 
 
@@ -102,17 +111,26 @@ def test_slow_thinking_is_five_to_ten_times_slower():  # type: ignore[no-untyped
     assert 5 * base - 1 <= run.phases_ms["agent_thinking"] <= 10 * base + 25
 
 
-def test_auth_reject_is_403_at_the_upgrade():  # type: ignore[no-untyped-def]
-    with running_sandbox("auth_reject", time_scale=SCALE) as sb:
+def test_generic_auth_reject_is_403_at_the_upgrade():  # type: ignore[no-untyped-def]
+    with running_sandbox("auth_reject", time_scale=SCALE, dialect="generic") as sb:
         run = _run(sb.target())
     assert (run.outcome, run.failed_phase, run.http_status) == ("upgrade_rejected", "upgrade", 403)
     assert run.phases_ms["upgrade"] is None and run.phases_ms["connect"] is not None
 
 
-def test_wrong_secret_is_refused_at_the_upgrade():  # type: ignore[no-untyped-def]
-    with running_sandbox("healthy", time_scale=SCALE, secret="a-different-secret-0123456789abcdef") as sb:
+def test_netra_auth_reject_is_accept_then_1008():  # type: ignore[no-untyped-def]
+    """The real backend never answers 403: it accepts, then closes 1008 "Authentication failed" (websocket_ssot.py:843)."""
+    with running_sandbox("auth_reject", time_scale=SCALE) as sb:
         run = _run(sb.target())
-    assert (run.outcome, run.http_status) == ("upgrade_rejected", 403)
+    assert (run.outcome, run.failed_phase, run.http_status, run.close_code) == ("auth_rejected", "welcome", 101, 1008)
+    assert run.close_reason == "Authentication failed" and run.phases_ms["upgrade"] is not None
+
+
+@pytest.mark.parametrize(("dialect", "outcome", "http_status"), [("netra", "auth_rejected", 101), ("generic", "upgrade_rejected", 403)])
+def test_wrong_secret_is_refused(dialect, outcome, http_status):  # type: ignore[no-untyped-def]
+    with running_sandbox("healthy", time_scale=SCALE, secret="a-different-secret-0123456789abcdef", dialect=dialect) as sb:
+        run = _run(sb.target())
+    assert (run.outcome, run.http_status) == (outcome, http_status)
 
 
 @pytest.mark.parametrize("transport", ["subprotocol", "query"])
@@ -174,15 +192,32 @@ def test_many_users_detect_cross_talk_between_real_sessions():  # type: ignore[n
     assert all(r.outcome == "isolation_breach" for r in runs)
 
 
-def test_upgrade_carries_the_synthetic_traffic_headers():
-    with running_sandbox("healthy", time_scale=SCALE) as sb:
-        t = replace(sb.target(), environment="staging-eu", headers={"X-Extra": "1"})
-        run = _run(t)
-        connect = next(e for e in sb.log.entries() if e.get("jsonPayload", {}).get("event") == "connect")
-    h = connect["jsonPayload"]["headers"]
-    assert h["X-Test-Type"] == "E2E" and h["X-Test-Environment"] == "staging-eu" and h["X-Test-Session"] == run.run_id
-    assert h["User-Agent"].startswith("pathwatch/")
+def _upgrade_headers(sb, run_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    connect = next(e for e in sb.log.entries() if e.get("jsonPayload", {}).get("event") == "connect" and e["labels"].get("pathwatch_run") == run_id)
     assert "Authorization" not in json.dumps(connect)
+    return {k: v for k, v in connect["jsonPayload"]["headers"].items() if v}
+
+
+def test_synthetic_traffic_headers_never_switch_the_backend_auth_bypass_on():
+    """Any header whose name holds "test" or "e2e" makes the real backend skip the JWT signature check
+    (websocket_core/unified_websocket_auth.py:98-111 at aebb16f7), so by default the probe sends none."""
+    with running_sandbox("healthy", time_scale=SCALE) as sb:
+        run = _run(replace(sb.target(), environment="staging-eu", headers={"X-Extra": "1"}))
+        h = _upgrade_headers(sb, run.run_id)
+    assert run.ok and h == {"User-Agent": h["User-Agent"], "X-Pathwatch-Run": run.run_id}
+    assert h["User-Agent"].startswith("pathwatch/") and "synthetic" in h["User-Agent"]
+    assert not [name for name in h if "test" in name.lower() or "e2e" in name.lower()]
+
+
+def test_backend_test_headers_are_opt_in_and_do_switch_the_bypass_on():
+    """With the backend's own test headers, the netra sandbox (like the real backend) takes sub from an unverified JWT:
+    a wrong signing secret passes. Without them, the same token is refused."""
+    with running_sandbox("healthy", time_scale=SCALE, secret="the-server-has-another-secret-0123456789") as sb:
+        refused = _run(sb.target())
+        bypassed = _run(replace(sb.target(), environment="staging-eu", backend_test_headers=True))
+        h = _upgrade_headers(sb, bypassed.run_id)
+    assert refused.outcome == "auth_rejected" and bypassed.ok
+    assert h["X-Test-Type"] == "E2E" and h["X-Test-Environment"] == "staging-eu" and h["X-Pathwatch-Run"] == bypassed.run_id
 
 
 def test_static_token_from_an_env_var_or_a_file(tmp_path):  # type: ignore[no-untyped-def]

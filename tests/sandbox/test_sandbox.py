@@ -31,7 +31,7 @@ async def golden_path(url: str, *, sub: str = "user-1", session: str | None = No
     """Connect, send start_agent, collect every message until agent_completed or a close."""
     h = {"Authorization": f"Bearer {token(sub)}", **(headers or {})}
     if session:
-        h["X-Test-Session"] = session
+        h["X-Pathwatch-Run"] = session
     got: list[dict[str, Any]] = []
     async with connect(url, additional_headers=h) as ws:
         thread = str(uuid.uuid4())
@@ -58,8 +58,35 @@ def test_health_reports_status_and_revision():
         assert sb.get_json("/api/health")["revision"] == h["revision"]
 
 
-def test_healthy_sends_welcome_then_five_events_in_order_with_the_thread():
+def test_netra_healthy_sends_the_real_frames():
+    """Shapes of routes/websocket_ssot.py:974-989 (welcome) and unified_emitter.py:646-770 (flat events, agent_thinking
+    sent as "reasoning") at aebb16f7."""
     with running_sandbox(time_scale=SCALE) as sb:
+        got, _ = asyncio.run(golden_path(sb.url, sub="alice-in-wonderland"))
+    welcome, *events = got
+    assert welcome["type"] == "connection_established" and welcome["data"]["user_id"] == "alice-in..."
+    assert isinstance(welcome["timestamp"], float) and isinstance(welcome["data"]["timestamp"], str)
+    assert welcome["data"]["golden_path_events"] == list(AGENT_EVENTS)
+    assert [e["type"] for e in events] == ["agent_started", "reasoning", "tool_executing", "tool_completed", "agent_completed"]
+    assert all(e["critical"] is True and e["user_id"] == "alice-in-wonderland" and "payload" not in e for e in events)
+    assert len({e["thread_id"] for e in events}) == 1 and len({e["run_id"] for e in events}) == 1 and len({e["request_id"] for e in events}) == 1
+
+
+def test_netra_demo_mode_makes_everyone_demo_user_001_whatever_the_token():
+    """auth_integration/auth_permissiveness.py:124,164,592-622 at aebb16f7."""
+    async def go(url: str) -> list[dict[str, Any]]:
+        async with connect(url, additional_headers={"Authorization": "Bearer not-even-a-jwt"}) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "start_agent", "thread_id": "t-1", "payload": {}}))
+            return [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(5)]
+
+    with running_sandbox(time_scale=SCALE, demo_mode=True) as sb:
+        events = asyncio.run(go(sb.url))
+    assert {e["user_id"] for e in events} == {"demo-user-001"} and {e["thread_id"] for e in events} == {"t-1"}
+
+
+def test_generic_healthy_sends_welcome_then_five_events_in_order_with_the_thread():
+    with running_sandbox(time_scale=SCALE, dialect="generic") as sb:
         got, _ = asyncio.run(golden_path(sb.url, sub="alice"))
     welcome, *events = got
     assert welcome["type"] == "connection_established" and welcome["user_id"] == "alice"
@@ -70,18 +97,36 @@ def test_healthy_sends_welcome_then_five_events_in_order_with_the_thread():
     assert events[2]["payload"]["tool_name"] and events[3]["payload"]["tool_name"] and "result" in events[4]["payload"]
 
 
-@pytest.mark.parametrize("bad", [None, "expired", "wrong-secret", "garbage"])
-def test_bad_tokens_get_403_at_the_upgrade(bad):  # type: ignore[no-untyped-def]
-    tok = {None: None, "expired": token(exp_in=-10), "wrong-secret": token(secret="other-secret-0123456789abcdef0123"), "garbage": "not.a.jwt"}[bad]
-    headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+_BAD_TOKENS = [None, "expired", "wrong-secret", "garbage"]
 
+
+def _bad_token(bad: str | None) -> dict[str, str]:
+    tok = {None: None, "expired": token(exp_in=-10), "wrong-secret": token(secret="other-secret-0123456789abcdef0123"), "garbage": "not.a.jwt"}[bad]
+    return {"Authorization": f"Bearer {tok}"} if tok else {}
+
+
+@pytest.mark.parametrize("bad", _BAD_TOKENS)
+def test_generic_bad_tokens_get_403_at_the_upgrade(bad):  # type: ignore[no-untyped-def]
     async def go() -> None:
-        async with connect(f"{sb.url}", additional_headers=headers):
+        async with connect(f"{sb.url}", additional_headers=_bad_token(bad)):
             pass
 
-    with running_sandbox() as sb, pytest.raises(InvalidStatus) as err:
+    with running_sandbox(dialect="generic") as sb, pytest.raises(InvalidStatus) as err:
         asyncio.run(go())
     assert err.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("bad", _BAD_TOKENS)
+def test_netra_bad_tokens_are_accepted_then_closed_1008(bad):  # type: ignore[no-untyped-def]
+    """The real backend never answers 403: accept, then close 1008 "Authentication failed" (websocket_ssot.py:843)."""
+    async def go() -> tuple[int | None, str | None]:
+        async with connect(f"{sb.url}", additional_headers=_bad_token(bad)) as ws:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            return ws.close_code, ws.close_reason
+
+    with running_sandbox() as sb:
+        assert asyncio.run(go()) == (1008, "Authentication failed")
 
 
 def test_token_accepted_as_subprotocol_and_query_parameter():
@@ -94,8 +139,8 @@ def test_token_accepted_as_subprotocol_and_query_parameter():
         assert asyncio.run(go(f"{sb.url}?token={token()}")) == "connection_established"
 
 
-def test_auth_close_accepts_then_closes_1008_naming_auth():
-    with running_sandbox("auth_close") as sb:
+def test_generic_auth_close_accepts_then_closes_1008_naming_auth():
+    with running_sandbox("auth_close", dialect="generic") as sb:
         async def go() -> Any:
             async with connect(sb.url, additional_headers={"Authorization": f"Bearer {token()}"}) as ws:
                 first = json.loads(await ws.recv())
@@ -106,18 +151,23 @@ def test_auth_close_accepts_then_closes_1008_naming_auth():
     assert first["payload"]["code"] == "AUTH_FAILED" and code == 1008 and "Authentication" in reason
 
 
-def test_orchestrator_crash_closes_1011_and_logs_the_traceback():
-    with running_sandbox("orchestrator_crash", time_scale=SCALE) as sb:
+@pytest.mark.parametrize(("dialect", "types", "reason"), [
+    # routes/websocket_ssot.py:1801-1827 at aebb16f7: error_message, then close 1011 "main mode error".
+    ("netra", ["connection_established", "agent_started", "error_message"], "main mode error"),
+    ("generic", ["connection_established", "agent_started"], "Internal error"),
+])
+def test_orchestrator_crash_closes_1011_and_logs_the_traceback(dialect, types, reason):  # type: ignore[no-untyped-def]
+    with running_sandbox("orchestrator_crash", time_scale=SCALE, dialect=dialect) as sb:
         t0 = time.monotonic()
         got, ws = asyncio.run(golden_path(sb.url, session="sess-crash"))
         took = time.monotonic() - t0
         errors = [e for e in sb.log.entries() if e["severity"] == "ERROR"]
-    assert [m["type"] for m in got] == ["connection_established", "agent_started"]
-    assert (ws.close_code, ws.close_reason) == (1011, "Internal error")
+    assert [m["type"] for m in got] == types
+    assert (ws.close_code, ws.close_reason) == (1011, reason)
     assert 7.0 * SCALE <= took < 7.0 * SCALE + 0.3
     assert len(errors) == 1
     e = errors[0]
-    assert e["labels"]["x_test_session"] == "sess-crash" and e["resource"]["type"] == "cloud_run_revision"
+    assert e["labels"]["pathwatch_run"] == "sess-crash" and e["resource"]["type"] == "cloud_run_revision"
     assert e["textPayload"].splitlines()[-1].startswith("AttributeError: 'NoneType' object has no attribute")
     assert 'agent_service_core.py", line 544' in e["textPayload"]
 
@@ -131,10 +181,11 @@ def test_orchestrator_crash_closes_1011_and_logs_the_traceback():
         ("out_of_order", None, ["agent_started", "tool_executing", "agent_thinking", "tool_completed", "agent_completed"], None),
     ],
 )
-def test_scenarios_that_end_early_or_out_of_order(scenario, overrides, types, close):  # type: ignore[no-untyped-def]
-    with running_sandbox(scenario, overrides=overrides, time_scale=SCALE) as sb:
+@pytest.mark.parametrize("dialect", ["netra", "generic"])
+def test_scenarios_that_end_early_or_out_of_order(scenario, overrides, types, close, dialect):  # type: ignore[no-untyped-def]
+    with running_sandbox(scenario, overrides=overrides, time_scale=SCALE, dialect=dialect) as sb:
         got, ws = asyncio.run(golden_path(sb.url))
-    assert [m["type"] for m in got[1:]] == types
+    assert [{"reasoning": "agent_thinking"}.get(m["type"], m["type"]) for m in got[1:]] == types
     if close is not None:
         assert ws.close_code == close
 
@@ -220,8 +271,8 @@ def test_builtin_incident_story_has_the_four_revisions():
 def test_every_connection_message_and_close_is_logged_with_the_session():
     with running_sandbox(time_scale=SCALE) as sb:
         asyncio.run(golden_path(sb.url, session="sess-42"))
-        entries = poll(lambda: [e for e in sb.log.entries() if e["labels"].get("x_test_session") == "sess-42" and e["jsonPayload"].get("event") == "close"] and sb.log.entries())
-    mine = [e for e in entries if e["labels"].get("x_test_session") == "sess-42"]
+        entries = poll(lambda: [e for e in sb.log.entries() if e["labels"].get("pathwatch_run") == "sess-42" and e["jsonPayload"].get("event") == "close"] and sb.log.entries())
+    mine = [e for e in entries if e["labels"].get("pathwatch_run") == "sess-42"]
     events = [e["jsonPayload"]["event"] for e in mine]
     assert events[0] == "connect" and events[-1] == "close" and events.count("send") == 6 and "start_agent" in events
     for e in mine:
@@ -248,8 +299,8 @@ def test_hundreds_of_concurrent_connections_stay_isolated():
     with running_sandbox(time_scale=SCALE) as sb:
         results = asyncio.run(many(sb.url))
     for i, (got, _) in enumerate(results):
-        assert got[0]["user_id"] == f"user-{i}"
-        assert [m["type"] for m in got[1:]] == list(AGENT_EVENTS)
+        assert {m["user_id"] for m in got[1:]} == {f"user-{i}"}
+        assert [m["type"] for m in got[1:]] == ["agent_started", "reasoning", "tool_executing", "tool_completed", "agent_completed"]
         assert len({m["thread_id"] for m in got[1:]}) == 1
     assert len({got[1]["thread_id"] for got, _ in results}) == 200
 
