@@ -71,7 +71,7 @@ def target_statuses(
         budget = rollups.slo_budget(window[window["target"] == run.target], slo.objective)["budget_remaining"]
         incident = next((i for i in incidents if not i.get("targets") or run.target in i["targets"]), None)
         out.append(TargetStatus(
-            target=run.target, up=run.ok, since_ts=streak_starts.get(run.target), last_run=run, strip=phase_strip(run),
+            target=run.target, up=run.served, since_ts=streak_starts.get(run.target), last_run=run, strip=phase_strip(run),
             success=success, budget_remaining=budget, revision=run.revision_after or run.revision, open_incident=incident,
         ))
     return out
@@ -85,3 +85,18 @@ def headline(statuses: list[TargetStatus]) -> str:
     if not down:
         return f"The golden path works on all {len(statuses)} targets."
     return f"The golden path is DOWN on {len(down)} of {len(statuses)} targets: {', '.join(down[:5])}" + ("..." if len(down) > 5 else "")
+
+
+def auth_notices(last_runs: Iterable[ProbeRun]) -> list[str]:
+    """Plain sentences for targets whose auth the probe cannot vouch for, from each target's last run's canary."""
+    out = []
+    for run in sorted(last_runs, key=lambda r: r.target):
+        verdict = run.auth_canary or ""
+        if verdict == "accepted":
+            out.append(
+                f"Auth is not being exercised on {run.target}: the server accepted a deliberately wrong token in the last run. "
+                "Its golden-path runs pass whatever token they send (DEMO mode or a test-header bypass?), so they prove nothing about auth."
+            )
+        elif verdict.startswith("inconclusive"):
+            out.append(f"The auth canary on {run.target} was inconclusive in the last run ({verdict.partition(': ')[2] or 'no verdict'}).")
+    return out

@@ -13,12 +13,14 @@ if f is not None:
     cfg = ui.settings().report
     hourly = ui.hourly(f.targets, ui._bucket(f.now - cfg.slo.window_s, 60.0))
     last = ui.latest_runs(f.targets)
-    streak_query = tuple((r.target, r.ok, overview.opposite_hour(hourly, r.target, r.ok)) for r in last)
+    streak_query = tuple((r.target, r.served, overview.opposite_hour(hourly, r.target, r.served)) for r in last)
     open_incidents = [i for i in ui.incidents_list() if i.get("status") == "open"]
     statuses = overview.target_statuses(last, ui.streak_starts(streak_query), hourly, open_incidents, now=f.now, slo=cfg.slo)
 
     head = overview.headline(statuses)
     (st.success if all(s.up for s in statuses) else st.error)(head)
+    for notice in overview.auth_notices(last):
+        st.error(notice, icon="🔓")
     for inc in open_incidents:
         st.warning(f"Open incident {inc['id']} since {ui.fmt_ts(inc.get('start_ts'))}: {five_whys.escape(inc.get('signature') or inc.get('title') or '')}")
     if not open_incidents and (recent := [i for i in ui.incidents_list() if (i.get("end_ts") or 0) >= f.now - 7 * 86400]):

@@ -17,6 +17,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from probes.outcomes import SERVED
 from probes.phases import PHASES
 from probes.record import ProbeRun
 
@@ -169,10 +170,11 @@ def streak_start(store: Store, target: str, ok_now: bool, from_ts: float | None)
     ``from_ts`` narrows the search (the hour of the last opposite run, from the rollup); None means the streak
     covers everything stored.
     """
-    op = "<>" if ok_now else "="
+    served = ", ".join(f"'{o}'" for o in sorted(SERVED))
+    op = "NOT IN" if ok_now else "IN"
     args: tuple[Any, ...] = (target,) if from_ts is None else (target, from_ts)
     since = "" if from_ts is None else " AND started_ts >= ?"
-    last_other = store._read(f"SELECT MAX(started_ts) FROM runs WHERE target = ?{since} AND outcome {op} 'ok'", args)[0][0]
+    last_other = store._read(f"SELECT MAX(started_ts) FROM runs WHERE target = ?{since} AND outcome {op} ({served})", args)[0][0]
     if last_other is None:
         first = store._read("SELECT MIN(started_ts) FROM runs WHERE target = ?", (target,))[0][0]
         return first
