@@ -28,9 +28,9 @@ def browser(tmp_path: Path) -> Iterator[int]:
 
 def test_overview_renders_status_and_incident_in_chromium(dashboard: str, browser: int) -> None:
     with tab(browser, dashboard) as dt:
-        text = poll(lambda: dt.text_containing("The golden path works on all 3 targets", "Internal error"), deadline_s=90, every_s=0.25)
+        text = poll(lambda: dt.text_containing("The golden path works on all 3 targets", "main mode error"), deadline_s=90, every_s=0.25)
         assert "Golden path: now" in text
-        assert "Last incident INC-" in text and "1011 Internal error" in text and "before agent_thinking" in text
+        assert "Last incident INC-" in text and "1011 main mode error" in text and "before agent_thinking" in text
         OUTPUT.mkdir(exist_ok=True)
         shot = dt.call("Page.captureScreenshot", format="png")
         png = base64.b64decode(shot["data"])

@@ -48,7 +48,7 @@ def test_comment_is_created_once_then_edited_in_place(db: Path) -> None:
     assert len(comments) == 1, "republishing never posts a duplicate"
     body = comments[0]["body"]
     assert f"pathwatch:incident:{inc}" in body
-    assert "1011 Internal error" in body and "failure\\_mode\\_changed" in body, "the stall 'fix' verdict, Markdown-escaped"
+    assert "1011 main mode error" in body and "failure\\_mode\\_changed" in body, "the stall 'fix' verdict, Markdown-escaped"
     assert "revenue at risk" in body and "monthly revenue" in body, "impact figures come with their formulas"
     assert [m for m, p, _ in gh.requests if m == "PATCH" and "/comments/" in p], "the second publish edits the comment"
 

@@ -64,7 +64,7 @@ def test_failures_numbers_match_the_analysis(app: AppTest, story_db: Path) -> No
     assert metrics["Runs"] == f"{len(df):,}"
     assert metrics["Success rate"] == f"{failures.success_rate(df).value:.1%}"
     text = shown_text(app)
-    assert "1011 Internal error" in text and "before agent_thinking" in text
+    assert "1011 main mode error" in text and "before agent_thinking" in text
 
 
 def test_latency_table_matches_the_analysis(app: AppTest, story_db: Path) -> None:
