@@ -127,7 +127,8 @@ def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None) -> l
         try:
             write_textfile(args.prom_file, runs, store_ok=store_ok)
         except OSError as exc:
-            broken.append(f"prom file {args.prom_file}: cannot write it ({exc.strerror or exc})")
+            why = "a file is in the way of its folder" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror or exc
+            broken.append(f"prom file {args.prom_file}: cannot write it ({why})")
     for run in runs:
         if args.json:
             print(json.dumps(run.to_dict(), separators=(",", ":")), flush=True)

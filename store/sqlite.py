@@ -228,7 +228,8 @@ def open_store(path: str | Path, *, read_only: bool = False, readonly: bool | No
     except sqlite3.Error as exc:
         raise translate(exc, str(p), "open") from exc
     except OSError as exc:
-        raise StoreError(f"store {p}: not writable: cannot create its folder {str(p.parent)!r} ({exc.strerror})") from exc
+        why = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror
+        raise StoreError(f"store {p}: not writable: cannot create its folder {str(p.parent)!r} ({why})") from exc
     return Store(conn, str(p))
 
 
