@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--db", metavar="PATH")
     d.add_argument("--json", action="store_true")
     d.add_argument("--full", action="store_true", help="re-read every stored run (default: only since the last detection, minus an hour)")
-    d.add_argument("--chunk", metavar="DURATION", default="1d", help="with --full: read this much time of runs at a time (bounds memory; default 1d)")
+    d.add_argument("--chunk", metavar="DURATION", default="1d",
+                   help="with --full: read this much time of runs at a time (bounds memory; default 1d, at least 1m)")
     ls = isub.add_parser("list", help="list stored incidents")
     ls.add_argument("--db", metavar="PATH")
     ls.add_argument("--json", action="store_true")
@@ -77,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 DETECT_MARK = "incidents_detected_until"
+#: The shortest --chunk: a full pass reads the store in (span / chunk) passes, so seconds would mean millions.
+MIN_CHUNK_S = 60.0
 
 
 def _mark(store) -> float | None:  # type: ignore[no-untyped-def]
@@ -94,7 +97,7 @@ def _iso_arg(text: str, flag: str) -> float:
 
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         raise ConfigError(f"{flag} {text!r}: use ISO 8601, e.g. 2026-11-25T10:00:00Z") from None
 
 
@@ -192,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     now = time.time()
     try:
-        since_s = parse_duration(args.since) if getattr(args, "since", None) else None
+        since_s = parse_duration(args.since, "--since") if getattr(args, "since", None) is not None else None
+        chunk_s = parse_duration(args.chunk, "--chunk", min_s=MIN_CHUNK_S) if getattr(args, "full", False) else None
+        if getattr(args, "issue", None) is not None and args.issue < 1:
+            raise ConfigError(f"--issue: must be an issue number, 1 or more, got {args.issue}")
         config = settings_from_env().report
         with open_store(resolve_db_path(args.db)) as store:
             if args.command == "report":
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, default=str) if args.json else to_text(report), end="\n" if args.json else "")
                 return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
             if args.command == "incidents" and args.action == "detect":
-                summary = _detect(store, config, now, parse_duration(args.chunk) if args.full else None)
+                summary = _detect(store, config, now, chunk_s)
                 print(json.dumps(summary) if args.json else
                       f"{summary['incidents']} incidents ({summary['added']} new, {summary['changed']} updated, {summary['removed']} superseded "
                       f"and removed, {summary['open']} open)")
@@ -211,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                                    lambda i: f"{i['id']}  {i['status']:<8} {iso(i['start_ts'])}  {i['signature']}")
             if args.command == "incidents" and args.action == "create":
                 start, end = _iso_arg(args.start, "--start"), _iso_arg(args.end, "--end") if args.end else None
+                if end is not None and end < start:
+                    raise ConfigError(f"--end {args.end!r}: before --start {args.start!r}")
                 inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], args.title, start, end, tuple(args.target))  # type: ignore[union-attr]
                 store_incidents.upsert_incidents(store, [inc.to_dict()], iso(now) or "")
                 print(inc.id)

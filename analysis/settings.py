@@ -6,6 +6,7 @@ every error names the field, as the probe config does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -36,12 +37,33 @@ class Settings:
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
 
+#: Ceilings that turn a typo into an error rather than a dashboard that never refreshes or an SLO nobody can meet.
+MAX_THRESHOLD_S = 86400.0
+MAX_WINDOW_DAYS = 366.0
+MAX_REFRESH_S = 86400.0
+MAX_GAP_S = 86400.0
+MAX_RUNS = 100_000
+
+
 def _number(v: Any, where: str, *, low: float = 0.0, high: float | None = None, strict: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{where}: must be a number, got {v!r}")
+    """A finite number in [low, high] (above low when ``strict``): nan, inf and TOML dates are refused by name."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ConfigError(f"{where}: must be a number, got {_shown(v)}")
+    if not math.isfinite(v):
+        raise ConfigError(f"{where}: must be a finite number, got {v!r}")
     if v < low or (strict and v == low) or (high is not None and v > high):
-        raise ConfigError(f"{where}: {v!r} is out of range")
+        bounds = f"{'above' if strict else 'at least'} {low:g}" + ("" if high is None else f" and at most {high:g}")
+        raise ConfigError(f"{where}: {v!r} is out of range (must be {bounds})")
     return float(v)
+
+
+def _shown(v: Any) -> str:
+    import datetime
+
+    if isinstance(v, datetime.date | datetime.time):
+        return f"a TOML date/time ({v.isoformat()})"
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _section(data: Mapping[str, Any], name: str, source: str, allowed: set[str]) -> dict[str, Any]:
@@ -63,18 +85,18 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
     if "objective" in s:
         slo = replace(slo, objective=_number(s["objective"], "slo.objective", low=0.0, high=0.99999, strict=True))
     if "threshold_s" in s:
-        slo = replace(slo, threshold_s=_number(s["threshold_s"], "slo.threshold_s", strict=True))
+        slo = replace(slo, threshold_s=_number(s["threshold_s"], "slo.threshold_s", high=MAX_THRESHOLD_S, strict=True))
     if "window_days" in s:
-        slo = replace(slo, window_s=_number(s["window_days"], "slo.window_days", strict=True) * 86400.0)
+        slo = replace(slo, window_s=_number(s["window_days"], "slo.window_days", high=MAX_WINDOW_DAYS, strict=True) * 86400.0)
     i = _section(data, "impact", source, {f.name for f in fields(ImpactConfig)})
     imp = ImpactConfig()
     for k, v in i.items():
         if k == "currency":
-            if not isinstance(v, str) or len(v) > 4:
+            if not isinstance(v, str) or len(v) > 4 or not v.isprintable():
                 raise ConfigError("impact.currency: must be a short text such as \"$\" or \"EUR \"")
             imp = replace(imp, currency=v)
         else:
-            value = _number(v, f"impact.{k}", strict=k == "max_gap_s")
+            value = _number(v, f"impact.{k}", high=MAX_GAP_S if k == "max_gap_s" else None, strict=k == "max_gap_s")
             imp = replace(imp, **{k: int(value) if k == "active_users" else value})
     r = _section(data, "incidents", source, {"open_after", "close_after", "burn_alerts", "burn_min_runs"})
     rule = IncidentRule()
@@ -84,8 +106,8 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
                 raise ConfigError("incidents.burn_alerts: must be true or false")
             rule = replace(rule, burn_alerts=v)
             continue
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"incidents.{k}: must be a whole number of runs, at least 1")
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_RUNS:
+            raise ConfigError(f"incidents.{k}: must be a whole number of runs from 1 to {MAX_RUNS}, got {_shown(v)}")
         rule = replace(rule, **{k: v})
     d = _section(data, "dashboard", source, {f.name for f in fields(DashboardSettings)})
     dash = DashboardSettings()
@@ -93,9 +115,11 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
         if not isinstance(d["read_only"], bool):
             raise ConfigError("dashboard.read_only: must be true or false")
         dash = replace(dash, read_only=d["read_only"])
-    for k in ("refresh_s",):
-        if k in d:
-            dash = replace(dash, **{k: _number(d[k], f"dashboard.{k}")})
+    if "refresh_s" in d:
+        refresh = _number(d["refresh_s"], "dashboard.refresh_s", high=MAX_REFRESH_S)
+        if 0 < refresh < 1:
+            raise ConfigError(f"dashboard.refresh_s: {refresh:g} would rerun every page many times a second; use 0 (off) or 1 or more")
+        dash = replace(dash, refresh_s=refresh)
     if "public_url" in d:
         if not isinstance(d["public_url"], str) or not d["public_url"].startswith(("http://", "https://")):
             raise ConfigError("dashboard.public_url: must start with http:// or https://")

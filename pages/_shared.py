@@ -49,13 +49,30 @@ def db_path() -> str:
 
 @contextmanager
 def reading() -> Iterator[Store]:
-    """A short-lived connection per read: SQLite opens in about a millisecond and WAL lets readers run beside the probes."""
-    with open_store(db_path()) as s:
+    """A short-lived connection per read: SQLite opens in about a millisecond and WAL lets readers run beside the probes.
+
+    In read-only mode the store is opened read-only: nothing is created (not even a missing store), migrated or written.
+    """
+    with open_store(db_path(), read_only=read_only()) as s:
         yield s
 
 
 def read_only() -> bool:
-    return settings().dashboard.read_only or os.environ.get("PATHWATCH_READ_ONLY", "") in ("1", "true", "yes")
+    """Read-only when asked (PATHWATCH_READ_ONLY=1, ``[dashboard] read_only = true``) or when the store cannot be written
+    (a read-only mount, no permission): every editor is hidden and nothing is written."""
+    asked = settings().dashboard.read_only or os.environ.get("PATHWATCH_READ_ONLY", "") in ("1", "true", "yes")
+    return asked or not store_writable(db_path())
+
+
+def store_writable(path: str) -> bool:
+    """Whether the dashboard may write the store: the file (or, for a new store, its nearest existing folder) is writable."""
+    p = os.path.abspath(path)
+    if os.path.exists(p):
+        return os.access(p, os.W_OK) and os.access(os.path.dirname(p), os.W_OK)
+    parent = os.path.dirname(p)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent) if os.path.dirname(parent) != parent else ""
+    return bool(parent) and os.path.isdir(parent) and os.access(parent, os.W_OK)
 
 
 # ---------------------------------------------------------------- filters (sidebar + URL)
@@ -348,27 +365,76 @@ def log_source() -> Any:
     return default_source()
 
 
+SESSION_LOGS_KEY = "pw_session_server_logs"
+
+
+def _session_logs() -> dict[str, dict[str, Any]]:
+    """Server error entries fetched while read-only, kept for this browser session only (by insert id)."""
+    return st.session_state.setdefault(SESSION_LOGS_KEY, {})
+
+
+class _SessionWrites:
+    """What ``collect`` writes to while read-only: it reads runs from the read-only store and saves into a private
+    in-memory database, so the entries it returns live in the session and the store file is never touched."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def run_rows(self, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        return self._store.run_rows(*args, **kwargs)
+
+    @contextmanager
+    def write(self, doing: str) -> Iterator[Any]:
+        with open_store(":memory:") as scratch, scratch.write(doing) as conn:
+            yield conn
+
+
+def collect_server_logs(source: Any, start_ts: float, end_ts: float, **kwargs: Any) -> list[dict[str, Any]]:
+    """Fetch the backend's errors for a window and keep them: in the store, or while read-only in this session only."""
+    from integrations.server_errors import collect
+
+    with reading() as s:
+        if not s.read_only:
+            return collect(s, source, start_ts, end_ts, **kwargs)
+        rows = collect(_SessionWrites(s), source, start_ts, end_ts, **kwargs)  # type: ignore[arg-type]
+    kept = _session_logs()
+    for row in rows:
+        old = kept.get(row["insert_id"])
+        kept[row["insert_id"]] = {**row, "run_id": row["run_id"] or (old or {}).get("run_id")}
+    return rows
+
+
+def _merged(stored_rows: list[dict[str, Any]], wanted: Any) -> list[dict[str, Any]]:
+    """Stored rows plus this session's fetched ones that ``wanted`` accepts, one per insert id, in time order."""
+    extra = {k: r for k, r in _session_logs().items() if wanted(r)}
+    if not extra:
+        return stored_rows
+    rows = {r["insert_id"]: r for r in stored_rows}
+    rows.update({k: r for k, r in extra.items() if k not in rows})
+    return sorted(rows.values(), key=lambda r: r["ts"])
+
+
 def server_logs_for(run: ProbeRun) -> list[dict[str, Any]] | None:
     """Server error entries linked to the run: from the store, else fetched from a local log file on first view
     (Cloud Logging is fetched on request from the Incidents page). None when no log source is configured."""
-    from integrations.server_errors import collect
     from store import server_logs as stored
 
     source = log_source()
     with reading() as s:
-        rows = stored.for_run(s, run.run_id)
-        if rows or source is None or not source.log_file:
-            return rows if (rows or source is not None) else None
-        start = ts_of(run)
-        collect(s, source, start, start + (run.total_ms or 0.0) / 1000.0, margin_s=5.0)
-        return stored.for_run(s, run.run_id)
+        rows = _merged(stored.for_run(s, run.run_id), lambda r: r["run_id"] == run.run_id)
+    if rows or source is None or not source.log_file:
+        return rows if (rows or source is not None) else None
+    start = ts_of(run)
+    collect_server_logs(source, start, start + (run.total_ms or 0.0) / 1000.0, margin_s=5.0)
+    with reading() as s:
+        return _merged(stored.for_run(s, run.run_id), lambda r: r["run_id"] == run.run_id)
 
 
 def server_logs_in(start_ts: float, end_ts: float) -> list[dict[str, Any]]:
     from store import server_logs as stored
 
     with reading() as s:
-        return stored.in_window(s, start_ts, end_ts)
+        return _merged(stored.in_window(s, start_ts, end_ts), lambda r: start_ts <= r["ts"] <= end_ts)
 
 
 def figure_value(fig: Any) -> str:

@@ -73,13 +73,10 @@ if f is not None:
     source = ui.log_source()
     logs = ui.server_logs_in(float(inc["start_ts"]) - 60, (float(end_ts) if end_ts is not None else f.now) + 60)
     local_first_view = source is not None and source.log_file and not logs  # a local file is cheap: read it without asking
-    if local_first_view or (source is not None and not ui.read_only() and st.button(f"Fetch server errors ({source.name})", key="inc_fetch_logs")):
-        from integrations.server_errors import collect
-
+    if local_first_view or (source is not None and st.button(f"Fetch server errors ({source.name})", key="inc_fetch_logs")):
         try:
-            with ui.reading() as s:
-                collect(s, source, float(inc["start_ts"]), float(end_ts) if end_ts is not None else f.now,
-                        service=os.environ.get("PATHWATCH_SERVICE"), revisions=tuple(inc.get("revisions") or ()))
+            ui.collect_server_logs(source, float(inc["start_ts"]), float(end_ts) if end_ts is not None else f.now,
+                                   service=os.environ.get("PATHWATCH_SERVICE"), revisions=tuple(inc.get("revisions") or ()))
             logs = ui.server_logs_in(float(inc["start_ts"]) - 60, (float(end_ts) if end_ts is not None else f.now) + 60)
         except PathwatchError as exc:
             st.error(str(exc))

@@ -39,19 +39,37 @@ class AuthConfig:
     transport: str = "header"
 
 
+#: A secret file larger than this is the wrong file (a key bundle, a log), not a signing secret or a token.
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
 def read_secret(env_name: str | None, file_name: str | None, what: str, environ: Mapping[str, str] | None = None) -> str:
-    """The secret from the named file, else the named environment variable."""
+    """The secret from the named file, else the named environment variable, with surrounding whitespace stripped.
+
+    Every failure is a SecretError naming the file or variable (never the secret): unreadable, empty, too large,
+    not UTF-8 text, or a name that is not text.
+    """
     environ = os.environ if environ is None else environ
+    for name, kind in ((env_name, "environment variable name"), (file_name, "file name")):
+        if name is not None and not isinstance(name, str):
+            raise SecretError(f"{what}: the {kind} must be text, got {type(name).__name__}")
     if file_name:
         try:
-            value = Path(file_name).read_text(encoding="utf-8").strip()
+            with Path(file_name).open("rb") as f:
+                raw = f.read(MAX_SECRET_FILE_BYTES + 1)
         except OSError as exc:
             raise SecretError(f"{what}: cannot read file {file_name!r} ({exc.strerror})") from None
+        if len(raw) > MAX_SECRET_FILE_BYTES:
+            raise SecretError(f"{what}: file {file_name!r} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; is it the right file?")
+        try:
+            value = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise SecretError(f"{what}: file {file_name!r} is not UTF-8 text (byte {exc.start}); save the secret as plain text") from None
         if not value:
             raise SecretError(f"{what}: file {file_name!r} is empty")
         return value
     if env_name:
-        value = environ.get(env_name, "")
+        value = environ.get(env_name, "").strip()
         if value:
             return value
         raise SecretError(f"{what}: environment variable {env_name} is not set")

@@ -2,6 +2,10 @@
 
 Exit codes: 0 every run succeeded, 1 a run failed, 2 usage or config error,
 3 Pathwatch itself broke (store unwritable or full, probe bug).
+
+A store that cannot be opened or written does not hide the runs: they are still probed, printed
+(``--json``) and written to the Prometheus file (which then says ``pathwatch_store_write_success 0``),
+and the command exits 3 naming the database and why.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from probes.runner import probe_target
 from probes.summary import one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+#: Most concurrent sessions one probe opens (``--users``): an isolation check, not a load test (use k6 for that).
+MAX_USERS = 1000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,13 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--target", metavar="NAME", help="with --config: only this target; with --url: its name")
     when = r.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="run each target once and exit (default)")
-    when.add_argument("--every", type=float, metavar="SECONDS", help="loop on a steady schedule until SIGTERM/SIGINT")
+    when.add_argument("--every", type=float, metavar="SECONDS", help="loop on a steady schedule until SIGTERM/SIGINT (at most 86400)")
     r.add_argument("--count", type=int, metavar="N", help="with --every: stop after N cycles")
     r.add_argument("--db", metavar="PATH", help="SQLite store (default: $PATHWATCH_DB, else data/pathwatch.db)")
     r.add_argument("--no-store", action="store_true", help="do not write runs to the store")
     r.add_argument("--json", action="store_true", help="print one JSON object per run on stdout")
-    r.add_argument("--timeout", type=float, metavar="SECONDS", help="whole-run deadline (default 120, or the config's)")
-    r.add_argument("--users", type=int, default=1, metavar="N", help="N concurrent sessions as N distinct users (isolation check)")
+    r.add_argument("--timeout", type=float, metavar="SECONDS", help="whole-run deadline (default 120, or the config's; at most 86400)")
+    r.add_argument("--users", type=int, default=1, metavar="N",
+                   help=f"N concurrent sessions as N distinct users (isolation check; 1 to {MAX_USERS})")
     r.add_argument("--health-url", metavar="URL", help="with --url: where to read the deployed revision")
     r.add_argument("--protocol", choices=DIALECT_NAMES, help="read the server's frames in this dialect (default: the config's, else auto)")
     r.add_argument("--auth-canary", action="store_true", help="also try a wrong token; a server that accepts it makes the run auth_not_enforced")
@@ -67,12 +74,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _targets(args: argparse.Namespace) -> list[Target]:
+    from probes.config import check_seconds
+
     if args.users < 1:
         raise ConfigError("--users: must be at least 1")
-    if args.every is not None and args.every <= 0:
-        raise ConfigError("--every: must be a positive number of seconds")
-    if args.timeout is not None and args.timeout <= 0:
-        raise ConfigError("--timeout: must be a positive number of seconds")
+    if args.users > MAX_USERS:
+        raise ConfigError(f"--users: at most {MAX_USERS} concurrent sessions, got {args.users}")
+    if args.count is not None and args.count < 1:
+        raise ConfigError(f"--count: must be at least 1, got {args.count}")
+    if args.every is not None:
+        check_seconds(args.every, "--every")
+    if args.timeout is not None:
+        check_seconds(args.timeout, "--timeout")
     if args.url:
         targets = [target_from_url(args.url, name=args.target, health_url=args.health_url, timeout=args.timeout)]
     else:
@@ -109,29 +122,72 @@ async def _cycle(targets: list[Target], users: int) -> list[ProbeRun]:
     return [run for runs in results for run in runs]
 
 
-def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None) -> None:  # type: ignore[no-untyped-def]
+def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None) -> list[str]:  # type: ignore[no-untyped-def]
+    """Save the runs, then report them whatever became of the save; returns what broke (for exit code 3).
+
+    Saving comes first, so a printed run is a stored run whenever the store works; a full or unwritable
+    store must not hide the run, so the Cloud Logging entry, the Prometheus file and the JSON lines follow
+    either way.
+    """
+    from store.errors import StoreError
+
+    broken: list[str] = []
+    store_ok: bool | None = None
     if store is not None:
-        store.save_runs(runs)
+        try:
+            store.save_runs(runs)
+            store_ok = True
+        except StoreError as exc:
+            store_ok = False
+            broken.append(str(exc))
     if sink is not None:
-        sink.write(runs)
+        try:
+            sink.write(runs)
+        except PathwatchError as exc:
+            broken.append(str(exc))
     if args.prom_file:
         from probes.prom import write_textfile
 
-        write_textfile(args.prom_file, runs)
+        try:
+            write_textfile(args.prom_file, runs, store_ok=store_ok)
+        except OSError as exc:
+            why = "a file is in the way of its folder" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror or exc
+            broken.append(f"prom file {args.prom_file}: cannot write it ({why})")
     for run in runs:
         if args.json:
             print(json.dumps(run.to_dict(), separators=(",", ":")), flush=True)
         if not args.quiet:
             print(one_line(run), file=sys.stderr, flush=True)
+    for problem in broken:
+        print(f"pathwatch: {problem}", file=sys.stderr, flush=True)
+    return broken
+
+
+class _NoStore:
+    """Stands in for a store that could not be opened: every save fails with the reason it could not."""
+
+    def __init__(self, error: PathwatchError) -> None:
+        self.error = error
+
+    def save_runs(self, runs: list[ProbeRun]) -> int:
+        raise self.error
+
+    def close(self) -> None:
+        pass
 
 
 def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The store, or a stand-in that reports why it cannot be opened (the runs still happen and are reported)."""
     if args.no_store:
         return None
     from store import resolve_db_path
+    from store.errors import StoreError
     from store.sqlite import open_store
 
-    return open_store(resolve_db_path(args.db))
+    try:
+        return open_store(resolve_db_path(args.db))
+    except StoreError as exc:
+        return _NoStore(exc)
 
 
 def _sink(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -150,7 +206,7 @@ def sync_command(args: argparse.Namespace) -> int:
     from store.sqlite import open_store
 
     project = project_from(args.project)
-    since_s = parse_duration(args.since)
+    since_s = parse_duration(args.since, "--since")
     with open_store(resolve_db_path(args.db)) as store:
         result = sync(store, project, since_ts=time.time() - since_s, progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result), flush=True)
@@ -164,8 +220,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if args.every is None:
             runs = asyncio.run(_cycle(targets, args.users))
-            _emit(runs, args, store, sink)
-            if any(r.outcome == Outcome.PROBE_ERROR for r in runs):
+            broken = _emit(runs, args, store, sink)
+            if broken or any(r.outcome == Outcome.PROBE_ERROR for r in runs):
                 return EXIT_BROKEN
             return EXIT_OK if all(r.ok for r in runs) else EXIT_FAILED
         return _loop(targets, args, store, sink)
@@ -175,8 +231,13 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None) -> int:  # type: ignore[no-untyped-def]
-    """Steady schedule: cycle k starts at start + k * every (no drift); a signal ends it after the run in flight."""
+    """Steady schedule: cycle k starts at start + k * every (no drift); a signal ends it after the run in flight.
+
+    A store that fails does not stop the loop (the Prometheus file keeps telling the truth each cycle); the
+    exit code is then 3.
+    """
     stopping = False
+    broken = False
 
     def stop(signum: int, frame: object) -> None:
         nonlocal stopping
@@ -188,7 +249,7 @@ def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None) -> 
         cycle = 0
         while not stopping and (args.count is None or cycle < args.count):
             runs = asyncio.run(_cycle(targets, args.users))
-            _emit(runs, args, store, sink)
+            broken = bool(_emit(runs, args, store, sink)) or broken
             cycle += 1
             next_at = start + cycle * args.every
             now = time.monotonic()
@@ -197,7 +258,7 @@ def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None) -> 
                 next_at = start + cycle_slots * args.every
             while not stopping and (left := next_at - time.monotonic()) > 0:
                 time.sleep(min(left, 0.2))
-        return EXIT_OK
+        return EXIT_BROKEN if broken else EXIT_OK
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

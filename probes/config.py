@@ -7,6 +7,7 @@ number`` rather than a traceback.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -20,8 +21,14 @@ from probes.dialects import AUTO, DIALECT_NAMES
 from probes.errors import ConfigError
 from probes.phases import PHASES
 from probes.protocol import bypasses_auth
+from probes.redact import MASK, clip
 
 DEFAULT_TIMEOUT_S = 120.0
+#: The longest deadline, schedule or token lifetime a setting may ask for: a day. Anything longer is a typo
+#: (``timeout_s = 1e12``) that would leave a probe waiting forever.
+MAX_SECONDS = 86400.0
+#: The longest look-back a duration flag (``--since``, ``--chunk``) may ask for: ten years.
+MAX_DURATION_S = 3650 * 86400.0
 DEFAULT_USER_REQUEST = "Probe: summarise the last 3 messages"
 
 
@@ -80,7 +87,7 @@ def strip_credentials(url: str) -> str:
 def target_from_url(url: str, *, name: str | None = None, health_url: str | None = None, timeout: float | None = None) -> Target:
     _check_url(url, "--url")
     if health_url is not None:
-        _check_health_url(health_url, "--health-url")
+        _check_url(health_url, "--health-url", schemes=("http://", "https://"))
     t = Target(name=name or (urlsplit(url).hostname or "target"), url=url, health_url=health_url)
     if timeout is not None:
         t = replace(t, timeouts=replace(t.timeouts, total=_positive(timeout, "--timeout")))
@@ -91,12 +98,26 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_duration(text: str) -> float:
-    """'90s', '30m', '24h', '7d', '2w' -> seconds."""
-    m = _DURATION.match(text or "")
+def parse_duration(text: str, where: str = "duration", *, min_s: float = 0.0, max_s: float = MAX_DURATION_S) -> float:
+    """'90s', '30m', '24h', '7d', '2w' -> seconds; zero, anything under ``min_s`` and anything over ``max_s``
+    (ten years by default) are refused, naming ``where`` (the flag)."""
+    m = _DURATION.match(text) if isinstance(text, str) else None
     if not m:
-        raise ConfigError(f"duration {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
+        raise ConfigError(f"{where} {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
+    seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+    if seconds <= 0 or seconds < min_s:
+        raise ConfigError(f"{where} {text!r}: must be more than zero" + (f", at least {_human_s(min_s)}" if min_s else ""))
+    if seconds > max_s:
+        raise ConfigError(f"{where} {text!r}: must be at most {_human_s(max_s)}")
+    return seconds
+
+
+def _human_s(seconds: float) -> str:
+    """A bound in the unit a person would write it in: 60 -> '1m', 86400 -> '1d'."""
+    for unit in ("d", "h", "m"):
+        if seconds >= _UNIT_S[unit] and seconds % _UNIT_S[unit] == 0:
+            return f"{seconds / _UNIT_S[unit]:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:
@@ -123,7 +144,11 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> list[Target
     targets = data.get("targets")
     if not isinstance(targets, list) or not targets:
         raise ConfigError(f"{source}: 'targets' must be a non-empty array of tables ([[targets]])")
-    out = [_parse_target({**defaults, **_table(t, f"targets[{i}]")}, f"targets[{i}]", defaults) for i, t in enumerate(targets)]
+    out = []
+    for i, t in enumerate(targets):
+        merged = {**defaults, **_table(t, f"targets[{i}]")}
+        _opt_str(merged.get("service_name"), f"targets[{i}].service_name")
+        out.append(_parse_target(merged, f"targets[{i}]", defaults))
     names = [t.name for t in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -155,7 +180,7 @@ def _parse_target(t: dict[str, Any], where: str, defaults: Mapping[str, Any]) ->
         raise ConfigError(f"{where}.welcome: must be 'connection_established' or 'any'")
     health = t.get("health_url")
     if health is not None:
-        _check_health_url(health, f"{where}.health_url")
+        _check_url(health, f"{where}.health_url", schemes=("http://", "https://"))
     protocol = t.get("protocol", AUTO)
     if protocol not in DIALECT_NAMES:
         raise ConfigError(f"{where}.protocol: must be one of {list(DIALECT_NAMES)}, got {protocol!r}")
@@ -209,61 +234,127 @@ def _parse_auth(a: dict[str, Any], where: str) -> AuthConfig:
     if mode == "static" and not (a.get("token_env") or a.get("token_file")):
         raise ConfigError(f"{where}: mode 'static' needs token_env or token_file")
     ttl = a.get("ttl_s", 900)
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
-        raise ConfigError(f"{where}.ttl_s: must be a positive whole number of seconds")
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_SECONDS:
+        raise ConfigError(f"{where}.ttl_s: must be a whole number of seconds from 1 to {MAX_SECONDS:.0f} (1 day), got {_shown(ttl)}")
     return AuthConfig(
         mode=mode,
         secret_env=_str(a.get("secret_env", "PATHWATCH_JWT_SECRET"), f"{where}.secret_env"),
-        secret_file=a.get("secret_file"),
-        token_env=a.get("token_env"),
-        token_file=a.get("token_file"),
+        secret_file=_opt_str(a.get("secret_file"), f"{where}.secret_file"),
+        token_env=_opt_str(a.get("token_env"), f"{where}.token_env"),
+        token_file=_opt_str(a.get("token_file"), f"{where}.token_file"),
         subject=_str(a.get("subject", "pathwatch-probe"), f"{where}.subject"),
         ttl_s=ttl,
-        claims=_table(a.get("claims", {}), f"{where}.claims"),
+        claims=_claims(a.get("claims", {}), f"{where}.claims"),
         transport=transport,
     )
 
 
-def _check_url(url: Any, where: str) -> None:
-    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
-        raise ConfigError(f"{where}: must be a ws:// or wss:// URL, got {url!r}")
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ConfigError(f"{where}: {url!r} has no host")
+#: Longest URL accepted; real endpoints are far shorter.
+MAX_URL_LEN = 2048
+
+
+def _check_url(url: Any, where: str, schemes: tuple[str, ...] = ("ws://", "wss://")) -> None:
+    """A URL with one of ``schemes``, a host and a valid port; no spaces or control characters."""
+    kinds = " or ".join(schemes)
+    if not isinstance(url, str) or not url.startswith(schemes):
+        raise ConfigError(f"{where}: must be {'an' if kinds.startswith('h') else 'a'} {kinds} URL, got {_shown(url)}")
+    if len(url) > MAX_URL_LEN:
+        raise ConfigError(f"{where}: longer than {MAX_URL_LEN} characters")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ConfigError(f"{where}: must not contain spaces or control characters")
     try:
-        _ = parts.port
-    except ValueError:
-        raise ConfigError(f"{where}: {url!r} has an invalid port") from None
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", a port that is not a number
+        what = "an invalid port" if "port" in str(exc).lower() else "an invalid host"
+        raise ConfigError(f"{where}: {_shown(url)} has {what} ({exc})") from None
+    if not parts.hostname:
+        raise ConfigError(f"{where}: {_shown(url)} has no host")
+    if port == 0:
+        raise ConfigError(f"{where}: {_shown(url)} has an invalid port (0); ports are 1 to 65535")
 
 
-def _check_health_url(url: Any, where: str) -> None:
-    if not (isinstance(url, str) and url.startswith(("http://", "https://")) and urlsplit(url).hostname):
-        raise ConfigError(f"{where}: must be an http:// or https:// URL with a host")
+_USERINFO = re.compile(r"(?<=//)[^/@?#]*@")
+
+
+def _shown(v: Any) -> str:
+    """A value as an error message shows it: TOML dates and times named as such; user info and tokens in a URL
+    masked, then cut (repr keeps control characters inert)."""
+    import datetime
+
+    if isinstance(v, datetime.date | datetime.time):
+        return f"a TOML date/time ({v.isoformat()}); put text in quotes"
+    text = _USERINFO.sub(MASK + "@", v) if isinstance(v, str) else v
+    return clip(repr(text), 120)
 
 
 def _table(v: Any, where: str) -> dict[str, Any]:
     if not isinstance(v, Mapping):
-        raise ConfigError(f"{where}: must be a table")
+        raise ConfigError(f"{where}: must be a table, got {_shown(v)}")
     return dict(v)
 
 
 def _str(v: Any, where: str) -> str:
     if not isinstance(v, str) or not v:
-        raise ConfigError(f"{where}: must be a non-empty string")
+        raise ConfigError(f"{where}: must be a non-empty string, got {_shown(v)}")
     return v
 
 
+def _opt_str(v: Any, where: str) -> str | None:
+    """An optional string setting: absent is None, anything but non-empty text is an error."""
+    return None if v is None else _str(v, where)
+
+
 def _str_map(v: Any, where: str) -> dict[str, str]:
-    return {str(k): _str(val, f"{where}.{k}") for k, val in _table(v, where).items()}
+    """A table of text (tags, headers); no control characters, so nothing can smuggle a header line in."""
+    out = {}
+    for k, val in _table(v, where).items():
+        text = _str(val, f"{where}.{k}")
+        if not k or any(not c.isprintable() for c in k + text):
+            raise ConfigError(f"{where}.{k}: must not be empty or hold control characters (newlines, tabs)")
+        out[str(k)] = text
+    return out
+
+
+def _claims(v: Any, where: str) -> dict[str, Any]:
+    """Extra JWT claims: JSON values only (text, whole numbers, finite numbers, booleans, arrays and tables of them)."""
+    claims = _table(v, where)
+    for k, val in claims.items():
+        _json_value(val, f"{where}.{k}")
+    return claims
+
+
+def _json_value(v: Any, where: str) -> None:
+    if isinstance(v, str | bool | int):
+        return
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ConfigError(f"{where}: must be a finite number, got {v!r}")
+        return
+    if isinstance(v, list):
+        for i, item in enumerate(v):
+            _json_value(item, f"{where}[{i}]")
+        return
+    if isinstance(v, Mapping):
+        for k, item in v.items():
+            _json_value(item, f"{where}.{k}")
+        return
+    raise ConfigError(f"{where}: must be text, a number, true/false, an array or a table, got {_shown(v)}")
 
 
 def _bool(v: Any, where: str) -> bool:
     if not isinstance(v, bool):
-        raise ConfigError(f"{where}: must be true or false")
+        raise ConfigError(f"{where}: must be true or false, got {_shown(v)}")
     return v
 
 
+def check_seconds(value: Any, where: str) -> float:
+    """A flag or setting in seconds (``--every``, ``--timeout``), checked as the config's own deadlines are."""
+    return _positive(value, where)
+
+
 def _positive(v: Any, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-        raise ConfigError(f"{where}: must be a positive number of seconds, got {v!r}")
+    """Seconds: a finite number above zero and at most MAX_SECONDS (nan, inf, 0, negatives and 1e12 are refused)."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not 0 < v <= MAX_SECONDS:
+        raise ConfigError(f"{where}: must be a positive number of seconds, at most {MAX_SECONDS:.0f} (1 day), got {_shown(v)}")
     return float(v)

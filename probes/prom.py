@@ -15,8 +15,12 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def render(runs: Iterable[ProbeRun]) -> str:
-    """Exposition text for the latest run of each target; every phase label always present (NaN if not reached)."""
+def render(runs: Iterable[ProbeRun], store_ok: bool | None = None) -> str:
+    """Exposition text for the latest run of each target; every phase label always present (NaN if not reached).
+
+    ``store_ok`` (None: no store in use) adds ``pathwatch_store_write_success``, so an alert can tell a full or
+    unwritable store apart from the run it could not keep.
+    """
     latest: dict[str, ProbeRun] = {}
     for run in runs:
         latest[run.target] = run
@@ -37,17 +41,20 @@ def render(runs: Iterable[ProbeRun]) -> str:
     lines += ["# HELP probe_duration_seconds Seconds the whole run took until its outcome was known.", "# TYPE probe_duration_seconds gauge", *body["duration"]]
     lines += ["# HELP probe_phase_duration_seconds Seconds each phase took; NaN when not reached.", "# TYPE probe_phase_duration_seconds gauge", *body["phase"]]
     lines += ["# HELP probe_close_code WebSocket close code received (0 when none).", "# TYPE probe_close_code gauge", *body["close"]]
+    if store_ok is not None:
+        lines += ["# HELP pathwatch_store_write_success Whether these runs were saved to the store (0: full or not writable).",
+                  "# TYPE pathwatch_store_write_success gauge", f"pathwatch_store_write_success {1 if store_ok else 0}"]
     return "\n".join(lines) + "\n"
 
 
-def write_textfile(path: str | Path, runs: Iterable[ProbeRun]) -> None:
+def write_textfile(path: str | Path, runs: Iterable[ProbeRun], store_ok: bool | None = None) -> None:
     """Write atomically (temp file + rename) so the collector never reads half a file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".pathwatch-", suffix=".prom")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render(runs))
+            f.write(render(runs, store_ok))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 import sys
@@ -16,6 +17,8 @@ from sandbox.server import Sandbox
 from sandbox.stories import BUILTIN, load_story, single
 
 SECRET_ENV = "PATHWATCH_JWT_SECRET"
+#: --time-scale and --story-scale stay within these: 0.001 runs a scenario a thousand times faster, 1000 slower.
+MIN_SCALE, MAX_SCALE = 0.001, 1000.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,8 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not secret:
             raise ConfigError(f"{SECRET_ENV} is not set: the sandbox verifies tokens with it (export a random value)")
-        if args.time_scale <= 0 or (args.story_scale is not None and args.story_scale <= 0):
-            raise ConfigError("--time-scale and --story-scale must be positive")
+        if not 0 <= args.port <= 65535:
+            raise ConfigError(f"--port: must be from 0 to 65535 (0 picks a free port), got {args.port}")
+        for flag, scale in (("--time-scale", args.time_scale), ("--story-scale", args.story_scale)):
+            if scale is not None and not (math.isfinite(scale) and scale > 0):
+                raise ConfigError(f"{flag}: must be positive and finite, got {scale!r}")
+            if scale is not None and not MIN_SCALE <= scale <= MAX_SCALE:
+                raise ConfigError(f"{flag}: must be from {MIN_SCALE:g} to {MAX_SCALE:g}, got {scale!r}")
         overrides = _overrides(args.set)
         if args.story:
             if overrides:

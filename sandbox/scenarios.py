@@ -62,6 +62,8 @@ class Scenario:
                 raise ConfigError(f"scenario {self.name}: unknown setting {key!r}; settings are {allowed}")
         if "crash_rate" in changes and not 0.0 <= changes["crash_rate"] <= 1.0:
             raise ConfigError(f"scenario {self.name}: crash_rate must be between 0 and 1")
+        if "close_code" in changes and not 1000 <= changes["close_code"] <= 4999:
+            raise ConfigError(f"scenario {self.name}: close_code must be a WebSocket close code from 1000 to 4999")
         return replace(self, delays=delays, **changes)
 
 
@@ -70,8 +72,8 @@ def _number(key: str, value: Any) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"scenario setting {key}: {value!r} is not a number") from None
-    if number < 0:
-        raise ConfigError(f"scenario setting {key}: must not be negative")
+    if not 0 <= number <= 86400:  # also refuses nan and inf
+        raise ConfigError(f"scenario setting {key}: must be a number from 0 to 86400, got {value!r}")
     return number
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,12 +65,20 @@ BUILTIN: dict[str, list[dict[str, Any]]] = {
 }
 
 
+#: A chapter lasts at most a week (at story scale 1.0); more chapters than MAX_CHAPTERS is not a story.
+MAX_CHAPTER_S = 7 * 86400.0
+MAX_CHAPTERS = 1000
+
+
 def parse_story(name: str, chapters: Any, service_name: str = SERVICE_NAME) -> Story:
+    """Chapters checked one by one, each error naming ``story NAME chapters[i].field``."""
     if not isinstance(chapters, list) or not chapters:
         raise ConfigError(f"story {name}: 'chapters' must be a non-empty list")
+    if len(chapters) > MAX_CHAPTERS:
+        raise ConfigError(f"story {name}: 'chapters' has {len(chapters)} chapters; at most {MAX_CHAPTERS}")
     out = []
     for i, c in enumerate(chapters):
-        where = f"story {name} chapter {i}"
+        where = f"story {name} chapters[{i}]"
         if not isinstance(c, dict):
             raise ConfigError(f"{where}: must be a table with revision, scenario, duration_s")
         unknown = set(c) - {"revision", "scenario", "duration_s", "set"}
@@ -77,15 +86,19 @@ def parse_story(name: str, chapters: Any, service_name: str = SERVICE_NAME) -> S
             raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
         revision, scenario = c.get("revision"), c.get("scenario")
         if not isinstance(revision, str) or not revision:
-            raise ConfigError(f"{where}: 'revision' must be a non-empty string")
+            raise ConfigError(f"{where}.revision: must be a non-empty string")
         if not isinstance(scenario, str):
-            raise ConfigError(f"{where}: 'scenario' must be a scenario name")
-        duration = c.get("duration_s", 0 if i == len(chapters) - 1 else None)
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration < 0:
-            raise ConfigError(f"{where}: 'duration_s' must be a number of seconds")
+            raise ConfigError(f"{where}.scenario: must be a scenario name")
+        last = i == len(chapters) - 1
+        duration = c.get("duration_s", 0 if last else None)
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or not math.isfinite(duration):
+            raise ConfigError(f"{where}.duration_s: must be a number of seconds, got {duration!r}")
+        if duration < 0 or (duration == 0 and not last) or duration > MAX_CHAPTER_S:
+            raise ConfigError(f"{where}.duration_s: must be more than 0 and at most {MAX_CHAPTER_S:.0f} (a week)"
+                              + (" (the last chapter may be 0: it lasts forever)" if last else "") + f", got {duration!r}")
         overrides = c.get("set", {})
         if not isinstance(overrides, dict):
-            raise ConfigError(f"{where}: 'set' must be a table of scenario settings")
+            raise ConfigError(f"{where}.set: must be a table of scenario settings")
         out.append(Chapter(revision, get_scenario(scenario, overrides), float(duration)))
     return Story(name=name, chapters=tuple(out), service_name=service_name)
 

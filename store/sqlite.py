@@ -3,11 +3,17 @@
 Several probe processes and a dashboard may use one file at once: writers take
 the lock up front (``BEGIN IMMEDIATE``) and wait for it rather than fail, and
 readers never block writers in WAL mode.
+
+A store opened ``read_only`` creates nothing, writes nothing and migrates nothing (a wall screen, a
+read-only mount): it reads through SQLite's ``mode=ro`` when a writer's ``-wal`` and ``-shm`` files are
+there, and otherwise reads the main file as ``immutable`` (a plain ``mode=ro`` would create both files),
+switching to ``mode=ro`` as soon as a writer appears.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -19,8 +25,8 @@ from typing import Any
 from probes.phases import MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.record import EventRecord, ProbeRun
 from store import rollup
-from store.errors import StoreError, translate
-from store.schema import PHASE_COLUMNS, migrate
+from store.errors import StoreError, StoreReadOnlyError, translate
+from store.schema import PHASE_COLUMNS, SCHEMA_VERSION, migrate
 
 BUSY_TIMEOUT_MS = 15_000
 #: Extra attempts when the lock is still held after the busy timeout.
@@ -58,9 +64,12 @@ def _run_row(run: ProbeRun) -> tuple[Any, ...]:
 class Store:
     """One SQLite file. Open with :func:`open_store`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str, *, read_only: bool = False, immutable: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.read_only = read_only
+        #: Read-only and reading the main file alone, because no writer's -wal/-shm existed at open time.
+        self.immutable = immutable
 
     def close(self) -> None:
         self.conn.close()
@@ -74,6 +83,8 @@ class Store:
     @contextmanager
     def write(self, doing: str) -> Iterator[sqlite3.Connection]:
         """A write transaction that waits for the lock and rolls back whole on any error."""
+        if self.read_only:
+            raise StoreReadOnlyError(f"store {self.path}: opened read-only; cannot {doing}")
         for attempt in range(LOCK_RETRIES + 1):
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -172,10 +183,16 @@ class Store:
         return self._read(sql, tuple(args))
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.immutable and _has_wal(Path(self.path)):
+            self._reopen()  # a writer started: its commits (and checkpoints) are only safe to read through mode=ro
         try:
             return self.conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise translate(exc, self.path, "read") from exc
+
+    def _reopen(self) -> None:
+        self.conn.close()
+        self.conn, self.immutable = _connect_read_only(Path(self.path))
 
 
 def _run_from_row(row: tuple[Any, ...], columns: tuple[str, ...] = _RUN_COLUMNS) -> ProbeRun:
@@ -191,23 +208,67 @@ def _run_from_row(row: tuple[Any, ...], columns: tuple[str, ...] = _RUN_COLUMNS)
     )
 
 
-def open_store(path: str | Path, *, readonly: bool = False) -> Store:
-    """Open (creating and migrating if needed) the SQLite store at ``path``."""
+def open_store(path: str | Path, *, read_only: bool = False, readonly: bool | None = None) -> Store:
+    """Open the SQLite store at ``path``: writable (creating and migrating it if needed), or ``read_only``.
+
+    Read-only creates nothing, runs no migration and fails clearly on a missing file, a file that is not
+    a Pathwatch store, or a schema older or newer than this Pathwatch. ``readonly`` is the former spelling.
+    """
+    read_only = read_only if readonly is None else readonly
     p = Path(path)
+    if read_only:
+        return _open_read_only(p)
+    if p.is_dir():
+        raise StoreError(f"store {p}: not writable: it is a directory; name a file")
     try:
-        if readonly:
-            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-        else:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(conn)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
     except sqlite3.Error as exc:
         raise translate(exc, str(p), "open") from exc
     except OSError as exc:
-        raise StoreError(f"store {p}: cannot create its folder ({exc.strerror})") from exc
+        why = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror
+        raise StoreError(f"store {p}: not writable: cannot create its folder {str(p.parent)!r} ({why})") from exc
     return Store(conn, str(p))
+
+
+def _has_wal(p: Path) -> bool:
+    return os.path.exists(f"{p}-wal") and os.path.exists(f"{p}-shm")
+
+
+def _connect_read_only(p: Path) -> tuple[sqlite3.Connection, bool]:
+    """A connection that can create nothing: mode=ro over a writer's -wal/-shm, else immutable. Returns (conn, immutable)."""
+    immutable = not _has_wal(p)
+    uri = p.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA query_only = ON")
+    return conn, immutable
+
+
+def _open_read_only(p: Path) -> Store:
+    if not p.exists():
+        raise StoreError(f"store {p}: no such file; a read-only view creates no store (check PATHWATCH_DB or --db, or run a probe first)")
+    if not p.is_file():
+        raise StoreError(f"store {p}: not a file")
+    try:
+        conn, immutable = _connect_read_only(p)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise translate(exc, str(p), "open read-only") from exc
+    if not tables:
+        conn.close()
+        raise StoreError(f"store {p}: not a Pathwatch store (no runs table)")
+    if version != SCHEMA_VERSION:
+        conn.close()
+        what = "older" if version < SCHEMA_VERSION else "newer"
+        fix = ("open it once writable (run a probe or `python -m analysis incidents detect`) to migrate it"
+               if version < SCHEMA_VERSION else "upgrade Pathwatch")
+        raise StoreError(f"store {p}: schema version {version} is {what} than this Pathwatch's ({SCHEMA_VERSION}); "
+                         f"a read-only view never migrates: {fix}")
+    return Store(conn, str(p), read_only=True, immutable=immutable)

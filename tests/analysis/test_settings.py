@@ -43,3 +43,35 @@ def test_incident_rule_keys() -> None:
 def test_bad_values_are_named(data: dict, named: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         parse_settings(data)
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    ({"slo": {"objective": float("nan")}}, "slo.objective"),
+    ({"slo": {"threshold_s": float("inf")}}, "slo.threshold_s"),
+    ({"slo": {"threshold_s": 1e12}}, "slo.threshold_s"),
+    ({"slo": {"window_days": float("nan")}}, "slo.window_days"),
+    ({"slo": {"window_days": 0}}, "slo.window_days"),
+    ({"impact": {"monthly_revenue": float("nan")}}, "impact.monthly_revenue"),
+    ({"impact": {"active_users": float("inf")}}, "impact.active_users"),
+    ({"impact": {"max_gap_s": float("-inf")}}, "impact.max_gap_s"),
+    ({"incidents": {"open_after": float("nan")}}, "incidents.open_after"),
+    ({"incidents": {"close_after": 10**9}}, "incidents.close_after"),
+    ({"dashboard": {"refresh_s": float("nan")}}, "dashboard.refresh_s"),
+    ({"dashboard": {"refresh_s": 0.01}}, "dashboard.refresh_s"),
+])
+def test_nan_inf_and_absurd_numbers_are_named(data: dict, named: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        parse_settings(data)
+
+
+def test_a_toml_date_where_a_number_belongs_is_named() -> None:
+    import datetime
+
+    with pytest.raises(ConfigError, match=r"slo\.threshold_s: must be a number, got a TOML date/time"):
+        parse_settings({"slo": {"threshold_s": datetime.date(2026, 11, 25)}})
+
+
+def test_edge_values_still_accepted() -> None:
+    s = parse_settings({"slo": {"objective": 0.999, "threshold_s": 86400, "window_days": 366}, "dashboard": {"refresh_s": 0},
+                        "impact": {"monthly_revenue": 0, "active_users": 0}})
+    assert s.report.slo.threshold_s == 86400 and s.dashboard.refresh_s == 0 and s.report.impact.active_users == 0

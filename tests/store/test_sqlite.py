@@ -130,7 +130,7 @@ def test_eight_writer_processes_and_a_reader_lose_nothing(db_path):  # type: ign
     n = 60
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), str(w), str(n)], stderr=subprocess.PIPE, text=True) for w in range(8)]
     seen = 0
-    with open_store(db_path, readonly=True) as reader:
+    with open_store(db_path, read_only=True) as reader:
         while any(p.poll() is None for p in procs):
             seen = max(seen, reader.count_runs())  # reading while they write never raises "locked"
     errors = [p.stderr.read() for p in procs if p.wait() != 0]
