@@ -28,7 +28,7 @@ def render(runs: Iterable[ProbeRun], store_ok: bool | None = None) -> str:
         "# HELP probe_success Whether the golden path completed (all five agent events).",
         "# TYPE probe_success gauge",
     ]
-    body: dict[str, list[str]] = {"success": [], "duration": [], "phase": [], "close": []}
+    body: dict[str, list[str]] = {"success": [], "duration": [], "phase": [], "close": [], "auth": []}
     for name, run in sorted(latest.items()):
         t = f'target="{_label(name)}"'
         body["success"].append(f'probe_success{{{t},outcome="{run.outcome}"}} {1 if run.ok else 0}')
@@ -37,10 +37,15 @@ def render(runs: Iterable[ProbeRun], store_ok: bool | None = None) -> str:
             ms = run.phases_ms.get(phase)
             body["phase"].append(f'probe_phase_duration_seconds{{{t},phase="{phase}"}} {"NaN" if ms is None else f"{ms / 1000:.6f}"}')
         body["close"].append(f"probe_close_code{{{t}}} {run.close_code if run.close_code is not None else 0}")
+        if run.auth_canary in ("rejected", "accepted"):
+            body["auth"].append(f"probe_auth_enforced{{{t}}} {1 if run.auth_canary == 'rejected' else 0}")
     lines += body["success"]
     lines += ["# HELP probe_duration_seconds Seconds the whole run took until its outcome was known.", "# TYPE probe_duration_seconds gauge", *body["duration"]]
     lines += ["# HELP probe_phase_duration_seconds Seconds each phase took; NaN when not reached.", "# TYPE probe_phase_duration_seconds gauge", *body["phase"]]
     lines += ["# HELP probe_close_code WebSocket close code received (0 when none).", "# TYPE probe_close_code gauge", *body["close"]]
+    if body["auth"]:
+        lines += ["# HELP probe_auth_enforced Whether the server refused the auth canary's deliberately wrong token.",
+                  "# TYPE probe_auth_enforced gauge", *body["auth"]]
     if store_ok is not None:
         lines += ["# HELP pathwatch_store_write_success Whether these runs were saved to the store (0: full or not writable).",
                   "# TYPE pathwatch_store_write_success gauge", f"pathwatch_store_write_success {1 if store_ok else 0}"]

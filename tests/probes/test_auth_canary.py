@@ -53,8 +53,10 @@ def test_a_canary_that_gets_no_verdict_is_inconclusive_not_a_pass():
 
 def test_cli_exits_1_stores_the_verdict_and_the_overview_says_so(db_path, monkeypatch):  # type: ignore[no-untyped-def]
     with running_sandbox(time_scale=SCALE, demo_mode=True) as sb:
-        p = probe("--url", sb.url, "--db", str(db_path), "--json", "--auth-canary", "--protocol", "netra")
+        p = probe("--url", sb.url, "--db", str(db_path), "--json", "--auth-canary", "--protocol", "netra", "--prom-file", str(db_path.parent / "p.prom"))
     assert p.returncode == 1, p.stderr
+    prom = (db_path.parent / "p.prom").read_text()
+    assert 'probe_auth_enforced{target="127.0.0.1"} 0' in prom and 'probe_success{target="127.0.0.1",outcome="auth_not_enforced"} 0' in prom
     record = json.loads(p.stdout)
     assert (record["outcome"], record["auth_canary"], record["dialect"]) == ("auth_not_enforced", "accepted", "netra")
     assert "auth_not_enforced" in p.stderr
