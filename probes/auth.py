@@ -22,6 +22,9 @@ from probes.errors import SecretError
 
 DEFAULT_SECRET_ENV = "PATHWATCH_JWT_SECRET"
 DEFAULT_TTL_S = 900
+#: The default ``sub``: a fixed UUID, because the real backend accepts only UUID-shaped user ids (and a few listed
+#: patterns) and sends no events to any other (shared/types/core_types.py:376-390 at aebb16f7; tests/fixtures/netra/).
+DEFAULT_SUBJECT = "dccdd08d-8c6d-5702-81d9-9e4919a2a59a"  # uuid5(NAMESPACE_URL, "pathwatch:synthetic-probe")
 AUTH_MODES = ("jwt", "static", "none")
 TOKEN_TRANSPORTS = ("header", "subprotocol", "query")
 
@@ -33,7 +36,7 @@ class AuthConfig:
     secret_file: str | None = None
     token_env: str | None = None
     token_file: str | None = None
-    subject: str = "pathwatch-probe"
+    subject: str = DEFAULT_SUBJECT
     ttl_s: int = DEFAULT_TTL_S
     claims: Mapping[str, Any] = field(default_factory=dict)
     transport: str = "header"
@@ -89,6 +92,15 @@ def mint_jwt(secret: str, *, subject: str, now: float, ttl_s: int = DEFAULT_TTL_
         _b64(json.dumps(body, separators=(",", ":")).encode())
     signature = hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
     return signing_input + "." + _b64(signature)
+
+
+def user_subjects(subject: str, users: int) -> list[str]:
+    """``users`` distinct subjects derived from one: UUIDs from a UUID (so the real backend accepts each), else numbered."""
+    try:
+        base = uuid.UUID(subject)
+    except ValueError:
+        return [f"{subject}-{i:04d}" for i in range(users)]
+    return [str(uuid.uuid5(base, str(i))) for i in range(users)]
 
 
 def wrong_token(auth: AuthConfig, *, subject: str, now: float) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from probes.auth import AUTH_MODES, TOKEN_TRANSPORTS, AuthConfig
+from probes.auth import AUTH_MODES, DEFAULT_SUBJECT, TOKEN_TRANSPORTS, AuthConfig
 from probes.dialects import AUTO, DIALECT_NAMES
 from probes.errors import ConfigError
 from probes.phases import PHASES
@@ -242,7 +242,7 @@ def _parse_auth(a: dict[str, Any], where: str) -> AuthConfig:
         secret_file=_opt_str(a.get("secret_file"), f"{where}.secret_file"),
         token_env=_opt_str(a.get("token_env"), f"{where}.token_env"),
         token_file=_opt_str(a.get("token_file"), f"{where}.token_file"),
-        subject=_str(a.get("subject", "pathwatch-probe"), f"{where}.subject"),
+        subject=_str(a.get("subject", DEFAULT_SUBJECT), f"{where}.subject"),
         ttl_s=ttl,
         claims=_claims(a.get("claims", {}), f"{where}.claims"),
         transport=transport,

@@ -13,6 +13,7 @@ the type name first (``reasoning`` is only netra's, ``agent_thinking`` only gene
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -46,6 +47,13 @@ class Dialect:
     error_type: tuple[Path, ...] = ()
     #: Error codes that mean the token was refused (matched case-insensitively; any code containing AUTH counts too).
     auth_error_codes: frozenset[str] = frozenset()
+    #: Where a re-sent frame says which attempt it is: a repeat of an event already received is evidence, not disorder.
+    retry: tuple[Path, ...] = ()
+    #: Top-level keys that mark a frame as this dialect's even when its type is not in ``types`` (a custom
+    #: notification): such a frame is kept as evidence instead of failing the run.
+    markers: tuple[str, ...] = ()
+    #: How the server derives its own thread id from the client's (``{prefix}``: the client's first 8 characters).
+    derived_thread: str | None = None
 
 
 _AUTH_CODES = frozenset({"AUTH_FAILED", "AUTH_REQUIRED", "AUTH_ERROR", "TOKEN_EXPIRED", "INVALID_TOKEN", "UNAUTHORIZED", "AUTHENTICATION_FAILED"})
@@ -68,6 +76,8 @@ NETRA = Dialect(
         "error": ERROR,
         "agent_error": AGENT_FAILED,
         "agent_failed": AGENT_FAILED,
+        "agent_death": AGENT_FAILED,
+        "progress_update": EVIDENCE,
         # Evidence, not violations: delivery trouble (unified_emitter.py), heartbeats after client silence
         # (routes/websocket_ssot.py:1574-1582), and the server's other notices.
         "connection_error": EVIDENCE,
@@ -89,6 +99,13 @@ NETRA = Dialect(
     error_text=(("data", "error_message"), ("error_message",), ("data", "message"), ("message",), ("data", "error"), ("error",)),
     error_type=(("data", "details", "error_type"), ("details", "error_type")),
     auth_error_codes=_AUTH_CODES,
+    # A retried send carries "attempt": N (websocket_core/unified_manager.py:530-531).
+    retry=(("attempt",),),
+    # Emitter frames carry "critical", server messages "server_id" (unified_emitter.py:525-547, websocket_core/types.py:339).
+    markers=("critical", "server_id"),
+    # The handler's session manager names the thread thread_<user[:8]>_<client thread[:8]>_session_<ms>_<n>_<hex8>
+    # (dependencies.py:752-789, shared/id_generation/unified_id_generator.py:412-419; tests/fixtures/netra/README.md).
+    derived_thread=r"thread_.{1,8}_{prefix}_session_",
 )
 
 GENERIC = Dialect(
@@ -124,10 +141,13 @@ def candidates(pinned: str) -> tuple[Dialect, ...]:
 
 
 def match(obj: Mapping[str, object], kind: str, pinned: str = AUTO) -> Dialect | None:
-    """The dialect a frame is written in: the ones that know its type, then the one whose envelope it uses."""
+    """The dialect a frame is written in: the ones that know its type, then the one whose envelope it uses;
+    for a type nobody knows, the dialect whose marker keys the frame carries (None if none does)."""
     knowing = [d for d in candidates(pinned) if kind in d.types]
-    if len(knowing) <= 1:
-        return knowing[0] if knowing else None
+    if not knowing:
+        return next((d for d in candidates(pinned) if any(key in obj for key in d.markers)), None)
+    if len(knowing) == 1:
+        return knowing[0]
     for dialect in knowing:
         if dialect.envelope is not None and isinstance(obj.get(dialect.envelope), Mapping):
             return dialect
@@ -146,3 +166,10 @@ def lookup(obj: Mapping[str, object], paths: tuple[Path, ...]) -> object | None:
         if value is not None:
             return value
     return None
+
+
+def derived_from(dialect: Dialect, server_thread: str, client_thread: str) -> bool:
+    """Whether ``server_thread`` is the id the server derives from the client's own thread id."""
+    if dialect.derived_thread is None or len(client_thread) < 8:
+        return False
+    return re.match(dialect.derived_thread.replace("{prefix}", re.escape(client_thread[:8])), server_thread) is not None

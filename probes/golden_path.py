@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import IntEnum
 
-from probes.dialects import AGENT_FAILED, AUTO, ERROR, EVIDENCE, WELCOME
+from probes.dialects import AGENT_FAILED, AUTO, DIALECTS, ERROR, EVIDENCE, WELCOME, derived_from
 from probes.outcomes import Outcome, outcome_for_close
 from probes.phases import AGENT_EVENTS, CONNECTION_PHASES, MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.protocol import Message, MessageError, is_auth_error, parse_message
@@ -87,6 +87,9 @@ class GoldenPath:
         #: What the server said about itself: its run id, the user it assigned, the dialects it spoke.
         self.server_run_id: str | None = None
         self.server_user_id: str | None = None
+        self.server_thread_id: str | None = None
+        #: An error frame said the token was refused: whatever ends the run next, it is auth_rejected.
+        self.auth_refused = False
         self.dialects_seen: list[str] = []
         self._next_event = 0
 
@@ -173,7 +176,7 @@ class GoldenPath:
         if self.state is State.UPGRADING and code is None:
             self._fail(Outcome.UPGRADE_REJECTED, t, "connection closed before the upgrade was answered")
             return
-        outcome = outcome_for_close(code, completed=False)
+        outcome = Outcome.AUTH_REJECTED if self.auth_refused else outcome_for_close(code, completed=False)
         what = f"closed with {self.close_code}" + (f" {self.close_reason!r}" if reason else "")
         if code is None:
             what = "connection dropped without a close frame (1006)"
@@ -194,6 +197,9 @@ class GoldenPath:
         if self.finished:
             return
         phase = self.phase or "?"
+        if self.auth_refused:
+            self._fail(Outcome.AUTH_REJECTED, t, self.error or "auth refused")
+            return
         outcome = _TIMEOUT_OUTCOME.get(phase, Outcome.EVENT_TIMEOUT)
         self._fail(outcome, t, f"timed out waiting for {phase}")
 
@@ -217,18 +223,20 @@ class GoldenPath:
         if msg.dialect not in self.dialects_seen:
             self.dialects_seen.append(msg.dialect)  # type: ignore[arg-type]
         if msg.type == ERROR:
-            # Kept as the run's error; the close that follows (1011, 1008) decides the outcome.
+            # Kept as the run's error; the close that follows decides the outcome, except that after an auth error
+            # any close (or the deadline) is auth_rejected (websocket_ssot.py:826-843: error_message AUTH_FAILED, then 1008).
             self.error = self._clip(msg.error_text or msg.wire_type)
-            if is_auth_error(msg):
-                self._fail(Outcome.AUTH_REJECTED, t, self.error)
+            self.auth_refused = self.auth_refused or is_auth_error(msg)
             return
         if msg.type in (EVIDENCE, WELCOME):
             return  # heartbeats, connection_error, notices, a repeated welcome: evidence only
         if self._breach(msg, t):
             return
         if msg.type == AGENT_FAILED:
-            self._fail(Outcome.SERVER_ERROR, t, "agent_failed: " + self._clip(msg.error_text))
+            self._fail(Outcome.SERVER_ERROR, t, self._clip(f"{msg.wire_type}: {msg.error_text}"))
             return
+        if msg.retry and msg.type in AGENT_EVENTS[: self._next_event]:
+            return  # a re-send of an event already received: evidence, not disorder
         if self.state is not State.AWAITING_EVENTS:
             self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.wire_type} arrived before start_agent was sent")
             return
@@ -253,9 +261,13 @@ class GoldenPath:
         id: a server may assign identities of its own (DEMO mode makes every user ``demo-user-001``), which
         is recorded on the run (``server_user_id``) but is not a breach.
         """
-        if msg.thread_id is not None and msg.thread_id != self.thread_id:
-            self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for thread {msg.thread_id} (ours: {self.thread_id})"))
-            return True
+        if msg.thread_id is not None and msg.thread_id not in (self.thread_id, self.server_thread_id):
+            if self.server_thread_id is None and derived_from(DIALECTS[msg.dialect or ""], msg.thread_id, self.thread_id):
+                self.server_thread_id = msg.thread_id[:MAX_ID]
+            else:
+                ours = self.thread_id + (f", server's {self.server_thread_id}" if self.server_thread_id else "")
+                self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for thread {msg.thread_id} (ours: {ours})"))
+                return True
         if msg.run_id is not None:
             if self.server_run_id is None:
                 self.server_run_id = msg.run_id[:MAX_ID]

@@ -73,6 +73,8 @@ class Message:
     error_code: str | None
     error_message: str | None
     error_type: str | None
+    #: The frame says it is a re-send (``attempt``), so a repeat of an event already received is evidence.
+    retry: bool
     raw: dict[str, Any]
 
     @property
@@ -104,9 +106,9 @@ def parse_message(text: str, dialect: str = AUTO) -> Message:
         raise MessageError("message has no string 'type' field")
     d = match(obj, kind, dialect)
     if d is None:
-        return Message(kind, kind, None, None, None, None, None, None, None, obj)
+        return Message(kind, kind, None, None, None, None, None, None, None, False, obj)
     return Message(
-        type=d.types[kind],
+        type=d.types.get(kind, EVIDENCE),
         wire_type=kind,
         dialect=d.name,
         thread_id=_text(lookup(obj, d.thread_id)),
@@ -115,6 +117,7 @@ def parse_message(text: str, dialect: str = AUTO) -> Message:
         error_code=_text(lookup(obj, d.error_code)),
         error_message=_text(lookup(obj, d.error_text)),
         error_type=_text(lookup(obj, d.error_type)),
+        retry=lookup(obj, d.retry) is not None,
         raw=obj,
     )
 

@@ -39,7 +39,7 @@ from websockets.protocol import State as WsState
 from websockets.uri import parse_uri
 
 from probes import __version__
-from probes.auth import credentials, wrong_token
+from probes.auth import credentials, user_subjects, wrong_token
 from probes.config import Target
 from probes.golden_path import GoldenPath
 from probes.outcomes import Outcome
@@ -448,7 +448,7 @@ async def probe_target(target: Target, *, users: int = 1, environ: Mapping[str, 
     if users == 1:
         runs = [await run_session(target, environ=environ)]
     else:
-        subjects = [f"{target.auth.subject}-{i:04d}" for i in range(users)]
+        subjects = user_subjects(target.auth.subject, users)
         runs = list(await asyncio.gather(*(run_session(target, subject=s, environ=environ) for s in subjects)))
         for run in runs:
             run.tags = {**run.tags, "users": str(users)}

@@ -50,7 +50,9 @@ class NetraFrames:
         # routes/websocket_ssot.py:974-989: the user id is cut to 8 characters plus "...".
         return self._server_message("connection_established", {
             "mode": "main", "user_id": user_id[:8] + "...", "connection_id": f"main_{connection_id[:8]}",
-            "golden_path_events": list(AGENT_EVENTS), "features": {"agent_execution": True, "revision": revision},
+            "golden_path_events": list(AGENT_EVENTS),
+            "features": {"full_business_logic": True, "golden_path_integration": True, "cloud_run_optimized": True,
+                         "emergency_fallback": True, "agent_orchestration": True},
         })
 
     def event(self, kind: str, *, thread_id: str, run_id: str, request_id: str, user_id: str) -> dict[str, Any]:
@@ -81,11 +83,14 @@ class NetraFrames:
         })
 
     def auth_error(self) -> dict[str, Any] | None:
-        return None  # the real backend closes 1008 "Authentication failed" with no frame first (websocket_ssot.py:843)
+        # A flat ErrorMessage (websocket_ssot.py:826-842, websocket_core/types.py:348-355), then close 1008 (:843).
+        return {"type": "error_message", "error_code": "AUTH_FAILED", "error_message": "Authentication failed", "details": {},
+                "timestamp": time.time(), "recovery_suggestions": None}
 
-    def heartbeat(self, n: int) -> dict[str, Any]:
-        # Sent after client silence (routes/websocket_ssot.py:1574-1582).
-        return self._server_message("heartbeat", {"sequence": n})
+    def heartbeat(self, n: int, connection_id: str = "") -> dict[str, Any]:
+        # Sent each time the client has been silent for the receive timeout (routes/websocket_ssot.py:1551-1582).
+        return self._server_message("heartbeat", {"connection_id": f"main_{connection_id[:8]}",
+                                                  "stats": {"messages_processed": 1, "agent_events_processed": 0}})
 
     def notice(self, thread_id: str | None, message: str) -> dict[str, Any] | None:
         return None  # a stalled netra run sends heartbeats and nothing else
@@ -116,7 +121,7 @@ class GenericFrames:
     def auth_error(self) -> dict[str, Any] | None:
         return {"type": "error", "payload": {"code": "AUTH_FAILED", "message": "Authentication failed: token rejected by auth service"}}
 
-    def heartbeat(self, n: int) -> dict[str, Any]:
+    def heartbeat(self, n: int, connection_id: str = "") -> dict[str, Any]:
         if n % 3 == 0:
             return {"type": "system_message", "payload": {"message": "Connection healthy"}, "timestamp": iso()}
         return {"type": "heartbeat", "timestamp": iso()}
@@ -130,5 +135,22 @@ FRAMES: dict[str, Frames] = {f.name: f for f in (NetraFrames(), GenericFrames())
 
 
 def new_ids() -> tuple[str, str]:
-    """A server run id and request id for one start_agent."""
-    return str(uuid.uuid4()), str(uuid.uuid4())
+    """A server run id and request id for one start_agent, in the real backend's formats
+    (``run_session_<ms>_<n>_<hex8>``, ``req_<ms>_<n>_<hex8>``; shared/id_generation/unified_id_generator.py)."""
+    global _counter
+    _counter += 1
+    ms = int(time.time() * 1000)
+    return f"run_session_{ms}_{_counter}_{uuid.uuid4().hex[:8]}", f"req_{ms}_{_counter}_{uuid.uuid4().hex[:8]}"
+
+
+_counter = 0
+
+
+def server_thread(frames: Frames, user_id: str, client_thread: str) -> str:
+    """The thread id the server puts on its events: the real backend derives its own from the client's
+    (``thread_<user[:8]>_<client thread[:8]>_session_<ms>_<n>_<hex8>``, dependencies.py:752-789); generic echoes it."""
+    if frames.name != "netra":
+        return client_thread
+    global _counter
+    _counter += 1
+    return f"thread_{user_id[:8]}_{client_thread[:8]}_session_{int(time.time() * 1000)}_{_counter}_{uuid.uuid4().hex[:8]}"

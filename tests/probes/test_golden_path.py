@@ -165,7 +165,13 @@ def test_agent_failed_and_auth_error_messages():
     assert gp.outcome == "server_error" and "orchestrator is None" in gp.error
     gp = _connected()
     gp.text_received(_msg("error", None, payload={"code": "AUTH_FAILED", "message": "bad token"}), 0.5)
-    assert (gp.outcome, gp.failed_phase) == ("auth_rejected", "welcome")
+    assert not gp.finished, "the close that follows is kept as evidence"
+    gp.closed(1011, "main mode error", 0.6)
+    assert (gp.outcome, gp.failed_phase, gp.close_code, gp.error) == ("auth_rejected", "welcome", 1011, "AUTH_FAILED: bad token")
+    gp = _connected()
+    gp.text_received(_msg("error", None, payload={"code": "AUTH_FAILED", "message": "bad token"}), 0.5)
+    gp.deadline(5.0)
+    assert gp.outcome == "auth_rejected"
 
 
 def test_non_auth_error_is_recorded_and_the_close_decides():

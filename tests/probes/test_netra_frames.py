@@ -65,12 +65,16 @@ def test_state_machine_classifies_each_real_sequence(name: str, dialect: str) ->
         assert gp.dialects_seen == ["netra"] and gp.server_run_id
 
 
-def test_the_generic_dialect_alone_cannot_read_the_real_frames() -> None:
-    """Pinning the wrong dialect fails loudly, naming the frame: what today's probe did to the real backend."""
-    fixture = load("healthy")
+@pytest.mark.parametrize(("name", "outcome", "says"), [
+    ("healthy", "isolation_breach", "for thread thread_5f0c2b7e_0c5b1f4e_session_"),    # the server's derived thread id
+    ("orchestrator_crash", "protocol_error", "unknown message type 'error_message' (protocol generic)"),
+])
+def test_the_generic_dialect_alone_cannot_read_the_real_frames(name: str, outcome: str, says: str) -> None:
+    """Pinning the wrong dialect fails loudly and names the frame, as the pre-dialect probe did against the real backend."""
+    fixture = load(name)
     gp = GoldenPath(thread_id=fixture["client"]["thread_id"], user_id=fixture["client"]["sub"], secure=False, dialect="generic")
     _feed(gp, fixture)
-    assert gp.outcome == "protocol_error" and "(protocol generic)" in gp.error
+    assert gp.outcome == outcome and says in gp.error
 
 
 @contextmanager
@@ -82,7 +86,9 @@ def replaying(fixture: dict[str, Any]) -> Iterator[str]:
         ours = theirs
         for step in fixture["steps"]:
             if "server" in step:
-                await ws.send(json.dumps(step["server"]).replace(theirs, ours))
+                # The server derives its thread id from the client's first 8 characters (see probes.dialects.NETRA).
+                text = json.dumps(step["server"]).replace(theirs, ours)
+                await ws.send(text.replace(f"_{theirs[:8]}_session_", f"_{ours[:8]}_session_"))
             elif "client" in step:
                 ours = json.loads(await ws.recv())["thread_id"]
             elif "close" in step:
@@ -97,9 +103,12 @@ def replaying(fixture: dict[str, Any]) -> Iterator[str]:
     started = threading.Event()
     holder: dict[str, Any] = {}
 
+    async def start() -> Any:
+        return await serve(handler, "127.0.0.1", 0, compression=None)
+
     def run() -> None:
         asyncio.set_event_loop(loop)
-        holder["server"] = loop.run_until_complete(serve(handler, "127.0.0.1", 0, compression=None))
+        holder["server"] = loop.run_until_complete(start())
         started.set()
         loop.run_forever()
 

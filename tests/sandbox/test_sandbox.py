@@ -69,6 +69,7 @@ def test_netra_healthy_sends_the_real_frames():
     assert welcome["data"]["golden_path_events"] == list(AGENT_EVENTS)
     assert [e["type"] for e in events] == ["agent_started", "reasoning", "tool_executing", "tool_completed", "agent_completed"]
     assert all(e["critical"] is True and e["user_id"] == "alice-in-wonderland" and "payload" not in e for e in events)
+    assert all(e["run_id"].startswith("run_session_") and e["thread_id"].startswith("thread_alice-in_") for e in events)
     assert len({e["thread_id"] for e in events}) == 1 and len({e["run_id"] for e in events}) == 1 and len({e["request_id"] for e in events}) == 1
 
 
@@ -82,7 +83,10 @@ def test_netra_demo_mode_makes_everyone_demo_user_001_whatever_the_token():
 
     with running_sandbox(time_scale=SCALE, demo_mode=True) as sb:
         events = asyncio.run(go(sb.url))
-    assert {e["user_id"] for e in events} == {"demo-user-001"} and {e["thread_id"] for e in events} == {"t-1"}
+    assert {e["user_id"] for e in events} == {"demo-user-001"}
+    # The server's own thread id, derived from the client's (dependencies.py:752-789 at aebb16f7).
+    [thread] = {e["thread_id"] for e in events}
+    assert thread.startswith("thread_demo-use_t-1_session_")
 
 
 def test_generic_healthy_sends_welcome_then_five_events_in_order_with_the_thread():
@@ -118,15 +122,18 @@ def test_generic_bad_tokens_get_403_at_the_upgrade(bad):  # type: ignore[no-unty
 
 @pytest.mark.parametrize("bad", _BAD_TOKENS)
 def test_netra_bad_tokens_are_accepted_then_closed_1008(bad):  # type: ignore[no-untyped-def]
-    """The real backend never answers 403: accept, then close 1008 "Authentication failed" (websocket_ssot.py:843)."""
-    async def go() -> tuple[int | None, str | None]:
+    """The real backend answers no 403 for a bad token: accept, a flat error_message AUTH_FAILED, then close 1008
+    "Authentication failed" (websocket_ssot.py:826-843 at aebb16f7; tests/fixtures/netra/auth_refusal.json)."""
+    async def go() -> tuple[dict[str, Any], int | None, str | None]:
         async with connect(f"{sb.url}", additional_headers=_bad_token(bad)) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 5))
             with pytest.raises(ConnectionClosed):
                 await asyncio.wait_for(ws.recv(), 5)
-            return ws.close_code, ws.close_reason
+            return first, ws.close_code, ws.close_reason
 
     with running_sandbox() as sb:
-        assert asyncio.run(go()) == (1008, "Authentication failed")
+        first, code, reason = asyncio.run(go())
+    assert (first["type"], first["error_code"], code, reason) == ("error_message", "AUTH_FAILED", 1008, "Authentication failed")
 
 
 def test_token_accepted_as_subprotocol_and_query_parameter():
