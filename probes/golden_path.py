@@ -28,8 +28,8 @@ from probes.protocol import (
     is_auth_error,
     parse_message,
 )
-from probes.record import MAX_EVENT_DETAIL, EventRecord
-from probes.redact import redact
+from probes.record import MAX_BYTES_KEPT, MAX_EVENT_DETAIL, MAX_EVENT_TYPE, MAX_EVENTS_KEPT, EventRecord
+from probes.redact import clip, redact
 
 
 class State(IntEnum):
@@ -73,6 +73,8 @@ class GoldenPath:
         secure: bool,
         welcome_any_first: bool = False,
         secrets: Sequence[str] = (),
+        max_events: int = MAX_EVENTS_KEPT,
+        max_bytes: int = MAX_BYTES_KEPT,
     ) -> None:
         self.thread_id = thread_id
         self.user_id = user_id
@@ -89,6 +91,12 @@ class GoldenPath:
         self.close_reason: str | None = None
         self.http_status: int | None = None
         self._next_event = 0
+        # The run's caps on what it keeps, and what it has been sent (for the flood error's counts).
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self._bytes_kept = 0
+        self._frames_seen = 0
+        self._bytes_seen = 0
 
     # -- what the runner asks -------------------------------------------------
     @property
@@ -246,7 +254,23 @@ class GoldenPath:
             self.state = State.COMPLETED
 
     def _record(self, kind: str, t: float, detail: str) -> None:
-        self.events.append(EventRecord(kind, _ms(t), redact(detail[:MAX_EVENT_DETAIL], self._secrets)))
+        """Keep one event, redacted and then cut; past the run's caps, fail as a flood instead of growing."""
+        self._frames_seen += 1
+        self._bytes_seen += len(detail.encode("utf-8", "surrogatepass"))
+        flood = None
+        if len(self.events) >= self.max_events:
+            flood = f"message flood: more than {self.max_events} frames ({self._bytes_seen} bytes)"
+        else:
+            kind = clip(kind, MAX_EVENT_TYPE, self._secrets)
+            detail = clip(detail, MAX_EVENT_DETAIL, self._secrets)
+            if self._bytes_kept + len(kind) + len(detail) > self.max_bytes:
+                flood = f"message flood: more than {self.max_bytes} bytes kept ({self._frames_seen} frames)"
+        if flood is not None:
+            if not self.finished:
+                self._fail(Outcome.PROTOCOL_ERROR, t, flood)
+            return
+        self._bytes_kept += len(kind) + len(detail)
+        self.events.append(EventRecord(kind, _ms(t), detail))
 
     def _fail(self, outcome: Outcome, t: float, error: str) -> None:
         self.failed_phase = self.phase
