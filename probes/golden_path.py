@@ -273,6 +273,8 @@ class GoldenPath:
         self.events.append(EventRecord(kind, _ms(t), detail))
 
     def _fail(self, outcome: Outcome, t: float, error: str) -> None:
+        if self.finished:  # the first failure decides (``_record`` can fail a run in the middle of a handler)
+            return
         self.failed_phase = self.phase
         self.outcome = outcome
         self.error = redact(error, self._secrets)
