@@ -5,8 +5,11 @@ descriptors, whatever a server sends. Each case drives the real CLI against a by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,8 @@ from hypothesis import strategies as st
 
 from probes import jsonsafe
 from probes.record import MAX_EVENTS_KEPT, MAX_TEXT_FIELD
-from probes.runner import MAX_MESSAGE_BYTES
+from probes.runner import MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, _Wire
+from probes.stamped import READ_SIZE, StampedTransport
 from store.sqlite import open_store
 from tests.conftest import leaks
 from tests.hostile.rawserver import BINARY, CONT, PING, TEXT, Conn, Health, RawServer, frame, run_probe, store_bytes, text
@@ -298,3 +302,39 @@ def test_jsonsafe_size_limit_and_plain_errors() -> None:
         jsonsafe.loads(b'{"a": "\xff"}')
     with pytest.raises(json.JSONDecodeError):
         jsonsafe.loads("[1, 2")
+
+
+# ---------------------------------------------------------------- backpressure
+
+
+def test_backpressure_a_session_that_falls_behind_stops_reading_instead_of_buffering() -> None:
+    """A server writing 16 MB at once while the session takes nothing: the wire holds about 1 MB and pauses the
+    socket (the rest waits in the kernel and TCP's window); taking the chunks resumes it, and every byte arrives in order."""
+    total = 16 << 20
+    payload = bytes(range(256)) * (total // 256)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        theirs.setblocking(False)
+        wire = _Wire(time.perf_counter)
+        transport = StampedTransport(loop, ours, wire)
+        sending = loop.create_task(loop.sock_sendall(theirs, payload))
+        for _ in range(200):  # let the loop run its reader for a while without the session taking anything
+            await asyncio.sleep(0.005)
+        assert not transport.is_reading()
+        assert MAX_QUEUED_BYTES < wire.queued <= MAX_QUEUED_BYTES + READ_SIZE, wire.queued
+        assert not sending.done()  # the sender is held back by TCP, not by our memory
+        received = bytearray()
+        while len(received) < total:
+            kind, _, data = await asyncio.wait_for(wire.queue.get(), 10)
+            assert kind == "data"
+            received += data  # type: ignore[operator]
+            assert wire.queued <= MAX_QUEUED_BYTES + READ_SIZE
+        assert received == payload
+        await sending
+        transport.abort()
+        theirs.close()
+
+    asyncio.run(scenario())
