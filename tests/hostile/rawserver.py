@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import ssl
 import struct
 import subprocess
 import sys
@@ -138,6 +139,7 @@ class Conn:
         or ``seconds`` have gone or the client hangs up. Returns the frames written."""
         end = None if seconds is None else time.monotonic() + seconds
         sent = 0
+        batch = max(1, min(batch, (256 << 10) // max(len(data), 1)))  # writes of at most about 256 KB
         block = data * batch
         with contextlib.suppress(ConnectionError):
             while (count is None or sent < count) and (end is None or time.monotonic() < end):
@@ -191,11 +193,40 @@ async def golden_path(conn: Conn) -> None:
     await conn.hang()
 
 
+def self_signed_context(folder: Path) -> ssl.SSLContext:
+    """A server TLS context for 127.0.0.1 with a fresh self-signed certificate (which no client trusts)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return ctx
+
+
 class RawServer:
     """The server, on a free port of 127.0.0.1, in a background thread while the ``with`` block runs."""
 
-    def __init__(self, script: Script | None = golden_path, *, health: Health | None = None, upgrade: Upgrade | None = None) -> None:
+    def __init__(
+        self, script: Script | None = golden_path, *, health: Health | None = None, upgrade: Upgrade | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.script = script
+        self.tls = tls
         self.health = health or Health()
         self.upgrade = upgrade or Upgrade()
         self.stats = Stats()
@@ -207,18 +238,18 @@ class RawServer:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/ws"
 
     @property
     def health_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/health"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/health"
 
     def __enter__(self) -> RawServer:
         ready = threading.Event()
 
         def serve() -> None:
             asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024))
+            self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024, ssl=self.tls))
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
             self._loop.run_forever()
@@ -257,7 +288,7 @@ class RawServer:
             else:
                 self.stats.connections += 1
                 await self._answer_upgrade(head, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import asyncio
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from probes.config import target_from_url
 from probes.health import read_revision
 from store.sqlite import open_store
 from tests.conftest import poll
-from tests.hostile.rawserver import Conn, Health, RawServer, Upgrade, run_probe, text
+from tests.hostile.rawserver import Conn, Health, RawServer, Upgrade, run_probe, self_signed_context, text
 
 TIMEOUT_S = 5.0
 SLACK_S = 3.0
@@ -101,3 +102,13 @@ def test_a_health_read_gets_the_revision_within_its_deadline(tmp_path: Path) -> 
             assert asyncio.run(read_revision(target, until=time.monotonic() + 5)) == "abc123", framing
             request = next(r for r in srv.stats.requests if r.startswith(b"GET /health"))
             assert b"\r\nHost: 127.0.0.1:" in request and b"Connection: close" in request
+
+
+def test_an_https_health_endpoint_is_verified_unless_the_target_says_otherwise(tmp_path: Path) -> None:
+    with RawServer(health=Health(body=b'{"revision": "tls-1"}'), tls=self_signed_context(tmp_path)) as srv:
+        target = target_from_url(srv.url, health_url=srv.health_url)
+        assert srv.health_url.startswith("https://")
+        assert asyncio.run(read_revision(target, until=time.monotonic() + 5)) is None  # an untrusted certificate
+        insecure = replace(target, insecure_skip_tls_verify=True)
+        assert asyncio.run(read_revision(insecure, until=time.monotonic() + 5)) == "tls-1"
+        assert srv.stats.health_requests == 1  # the first read never got past the handshake
