@@ -113,7 +113,8 @@ def run() -> str:
         f"One `python -m probes run --timeout {TIMEOUT_S:.0f} --json` per case against a byte-level server "
         "(tests/hostile/rawserver.py) that waits for `start_agent`, then floods for up to "
         f"{TIMEOUT_S:.0f} s as fast as the probe takes it. Peak RSS from wait4 in a launcher (the probe's own). "
-        f"Target: peak RSS < {TARGET_MB:.0f} MB. Frames sent: handed to the server's kernel before the probe hung up.\n\n"
+        f"Target: peak RSS < {TARGET_MB:.0f} MB. Frames sent: written to the connection before the probe hung up, including "
+        "what the probe read and dropped while it waited (at most 0.5 s) for the answer to its close frame.\n\n"
         + table(["flood", "wall s", "peak RSS MB", "of target", "outcome", "frames sent", "events kept", "store growth KB", "--json line KB"], rows)
         + "\n\n`probes.jsonsafe.exceeds(text, 64)`, the depth scan that runs before `json.loads` when text has more than 64 "
         "opening brackets (best of 7):\n\n"

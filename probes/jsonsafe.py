@@ -5,10 +5,10 @@
 :func:`loads` measures the nesting first, with a linear scan that skips string contents, and
 refuses text deeper than ``max_depth`` with :class:`JsonTooDeep` before ``json`` recurses at all.
 
-Cost of the scan alone (2-core x86_64, Python 3.11, best of 7): text with at most ``max_depth``
-opening brackets needs two ``str.count`` calls and no scan; 1 MB of 8,000 records 4 ms; 1 MB of
-``[],[],...`` 10 ms; 100,000 levels deep 2 ms (refused); 0.9 MB of 8-deep arrays, the slowest shape
-found, 41 ms (``json.loads`` itself needs 160 ms for it).
+Cost of the scan (``python -m bench flood``, bench/RESULTS.md section 6; 2 cores, Python 3.11): none
+for text with at most ``max_depth`` opening brackets (two ``str.count`` calls); on 1 MB inputs about
+5 ms for 8,000 records, 7 ms for ``[],[],...``, 2 ms to refuse 100,000 levels, and 30-45 ms for the
+slowest shape found, 8-deep arrays side by side (``json.loads`` itself needs 160 ms for that one).
 """
 
 from __future__ import annotations

@@ -121,6 +121,8 @@ class Conn:
 
     async def send(self, data: bytes, frames: int = 1) -> None:
         """Write bytes (``frames`` frames' worth, for the counts) and wait until the transport took them."""
+        if self.writer.transport.is_closing():  # asyncio would drop the bytes silently: the client is gone
+            raise ConnectionResetError("the client hung up")
         self.writer.write(data)
         self.stats.frames_sent += frames
         self.stats.bytes_sent += len(data)
@@ -129,9 +131,7 @@ class Conn:
     async def trickle(self, data: bytes, every_s: float) -> None:
         """Send ``data`` one byte at a time, ``every_s`` apart."""
         for i in range(len(data)):
-            self.writer.write(data[i : i + 1])
-            self.stats.bytes_sent += 1
-            await self.writer.drain()
+            await self.send(data[i : i + 1], frames=0)
             await asyncio.sleep(every_s)
 
     async def flood(self, data: bytes, *, count: int | None = None, seconds: float | None = None, batch: int = 256) -> int:
