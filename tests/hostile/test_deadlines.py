@@ -46,7 +46,7 @@ def test_an_upgrade_answered_one_byte_at_a_time_is_an_upgrade_timeout_at_the_dea
     assert result.took_s < 2.0 + SLACK_S, result.took_s
     run = result.run
     assert (run["outcome"], run["failed_phase"]) == ("upgrade_timeout", "upgrade"), run["error"]
-    assert 2000 <= run["total_ms"] <= 2000 + 500
+    assert 2000 <= run["total_ms"] <= 2000 + 1000
 
 
 async def _trickled_welcome(conn: Conn) -> None:
@@ -64,7 +64,7 @@ def test_a_phase_deadline_bounds_a_trickled_message_in_total_time(tmp_path: Path
     run = result.run
     assert (run["outcome"], run["failed_phase"]) == ("event_timeout", "welcome"), run["error"]
     assert run["phases_ms"]["upgrade"] is not None and run["phases_ms"]["welcome"] is None
-    assert run["total_ms"] - run["elapsed_ms"]["upgrade"] <= 1000 + 300
+    assert run["total_ms"] - run["elapsed_ms"]["upgrade"] <= 1000 + 700
     assert result.took_s < 1 + SLACK_S, result.took_s
 
 
@@ -87,7 +87,7 @@ def test_a_health_read_leaves_no_thread_or_socket_behind_at_its_deadline() -> No
         revision, took = asyncio.run(read())
         assert srv.stats.health_requests == 1
         assert revision is None
-        assert 1.0 <= took < 1.0 + 0.5, took
+        assert 1.0 <= took < 1.0 + 1.0, took
         assert set(threading.enumerate()) - threads == set()
         # The server (in this process too) notices the reset at its next byte and closes its end; a socket the
         # reader kept open would keep the server writing into it, and both ends would stay.
