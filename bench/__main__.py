@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHES = ("fidelity", "cron", "scale", "store", "analysis")
+BENCHES = ("fidelity", "cron", "scale", "store", "analysis", "flood")
 #: ``python -m bench reliability``: the reliability suite with heavier settings than CI's (not part of ``all``).
 HEAVY = {"PATHWATCH_RELIABILITY_KILLS": "500", "PATHWATCH_RELIABILITY_EXAMPLES": "500"}
 
@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.analysis_bench import run
 
             run(n_runs=args.runs, repeat=1 if args.quick else 3)
+        elif name == "flood":
+            from bench.flood import run
+
+            run()
     return 0
 
 

@@ -19,7 +19,7 @@ from probes.dialects import AGENT_FAILED, AUTO, DIALECTS, ERROR, EVIDENCE, WELCO
 from probes.outcomes import Outcome, outcome_for_close
 from probes.phases import AGENT_EVENTS, CONNECTION_PHASES, MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.protocol import Message, MessageError, is_auth_error, parse_message
-from probes.record import MAX_EVENT_DETAIL, EventRecord
+from probes.record import MAX_BYTES_KEPT, MAX_EVENT_DETAIL, MAX_EVENT_TYPE, MAX_EVENTS_KEPT, EventRecord
 from probes.redact import clip, redact
 
 #: Longest server-assigned id (run id, user id) kept on a run.
@@ -68,6 +68,8 @@ class GoldenPath:
         welcome_any_first: bool = False,
         secrets: Sequence[str] = (),
         dialect: str = AUTO,
+        max_events: int = MAX_EVENTS_KEPT,
+        max_bytes: int = MAX_BYTES_KEPT,
     ) -> None:
         self.thread_id = thread_id
         self.dialect = dialect
@@ -92,6 +94,12 @@ class GoldenPath:
         self.auth_refused = False
         self.dialects_seen: list[str] = []
         self._next_event = 0
+        # The run's caps on what it keeps, and what it has been sent (for the flood error's counts).
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self._bytes_kept = 0
+        self._frames_seen = 0
+        self._bytes_seen = 0
 
     # -- what the runner asks -------------------------------------------------
     @property
@@ -152,7 +160,8 @@ class GoldenPath:
             self._fail(Outcome.PROTOCOL_ERROR, t, str(exc))
             return
         self._record(msg.type if msg.type in AGENT_EVENTS else msg.wire_type, t, text)
-        self._on_message(msg, t)
+        if not self.finished:  # a flood caught while recording has decided the run
+            self._on_message(msg, t)
 
     def binary_received(self, size: int, t: float) -> None:
         if self.finished:
@@ -282,9 +291,27 @@ class GoldenPath:
         return clip(text, MAX_EVENT_DETAIL, self._secrets)
 
     def _record(self, kind: str, t: float, detail: str) -> None:
-        self.events.append(EventRecord(kind, _ms(t), redact(detail[:MAX_EVENT_DETAIL], self._secrets)))
+        """Keep one event, redacted and then cut; past the run's caps, fail as a flood instead of growing."""
+        self._frames_seen += 1
+        self._bytes_seen += len(detail.encode("utf-8", "surrogatepass"))
+        flood = None
+        if len(self.events) >= self.max_events:
+            flood = f"message flood: more than {self.max_events} frames ({self._bytes_seen} bytes)"
+        else:
+            kind = clip(kind, MAX_EVENT_TYPE, self._secrets)
+            detail = clip(detail, MAX_EVENT_DETAIL, self._secrets)
+            if self._bytes_kept + len(kind) + len(detail) > self.max_bytes:
+                flood = f"message flood: more than {self.max_bytes} bytes kept ({self._frames_seen} frames)"
+        if flood is not None:
+            if not self.finished:
+                self._fail(Outcome.PROTOCOL_ERROR, t, flood)
+            return
+        self._bytes_kept += len(kind) + len(detail)
+        self.events.append(EventRecord(kind, _ms(t), detail))
 
     def _fail(self, outcome: Outcome, t: float, error: str) -> None:
+        if self.finished:  # the first failure decides (``_record`` can fail a run in the middle of a handler)
+            return
         self.failed_phase = self.phase
         self.outcome = outcome
         self.error = redact(error, self._secrets)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from probes import jsonsafe
 from probes.dialects import AGENT_FAILED, AUTO, DIALECTS, ERROR, EVIDENCE, WELCOME, lookup, match
 
 __all__ = ["AGENT_FAILED", "ERROR", "EVIDENCE", "WELCOME"]
@@ -96,7 +97,9 @@ def parse_message(text: str, dialect: str = AUTO) -> Message:
     A frame whose type no candidate dialect knows comes back with ``dialect=None`` for the caller to judge.
     """
     try:
-        obj = json.loads(text)
+        obj = jsonsafe.loads(text)
+    except jsonsafe.UnsafeJson as exc:
+        raise MessageError(f"message refused: {exc}") from exc
     except (json.JSONDecodeError, RecursionError) as exc:
         raise MessageError(f"message is not valid JSON ({exc.__class__.__name__})") from exc
     if not isinstance(obj, dict):

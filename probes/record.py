@@ -6,9 +6,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from probes.phases import PHASES
+from probes.redact import clip
 
 #: Longest message text kept in a run's event list.
 MAX_EVENT_DETAIL = 512
+#: Longest message type kept (the type is the server's text too).
+MAX_EVENT_TYPE = 64
+#: Per run: most events kept; a server sending more ends the run as ``protocol_error`` ("message flood").
+MAX_EVENTS_KEPT = 1000
+#: Per run: most bytes of event text kept (the sum of the kept details).
+MAX_BYTES_KEPT = 1 << 20
+#: Longest any one text field of a run is kept (error, close reason, thread id, user id, revisions).
+MAX_TEXT_FIELD = 512
+#: The fields :data:`MAX_TEXT_FIELD` applies to: each can carry text a server chose.
+TEXT_FIELDS = ("error", "close_reason", "thread_id", "user_id", "revision", "revision_after")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,13 @@ class ProbeRun:
     server_user_id: str | None = None
     #: The auth canary's verdict when one ran: ``rejected`` (auth enforced), ``accepted`` or ``inconclusive: ...``.
     auth_canary: str | None = None
+
+    def __post_init__(self) -> None:
+        """Cap every text field a server can fill, whoever built the record (redacted, then cut)."""
+        for name in TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > MAX_TEXT_FIELD:
+                setattr(self, name, clip(value, MAX_TEXT_FIELD))
 
     @property
     def ok(self) -> bool:

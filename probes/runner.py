@@ -21,6 +21,7 @@ the start of the run.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import ssl
 import sys
@@ -44,7 +45,7 @@ from probes.config import Target
 from probes.golden_path import GoldenPath
 from probes.outcomes import Outcome
 from probes.protocol import HEADER_RUN_ID, JWT_SUBPROTOCOL_PREFIX, backend_test_headers, start_agent_message
-from probes.record import ProbeRun
+from probes.record import MAX_EVENTS_KEPT, ProbeRun
 from probes.redact import redact
 from probes.stamped import StampedTransport, request_stamps, tls_handshake
 from probes.tls import client_context
@@ -57,24 +58,60 @@ CANARY_TIMEOUT_S = 10.0
 MAX_MESSAGE_BYTES = 1 << 20
 #: How long the probe waits for the server's close echo after it is done.
 CLOSE_GRACE_S = 0.5
+#: Bytes read but not yet handled by the session; past this the socket is paused (backpressure), so a
+#: server sending faster than the probe parses fills the kernel's buffers and TCP's window, not our memory.
+MAX_QUEUED_BYTES = 1 << 20
+#: Error numbers that mean the probe itself ran out of something (files, buffers, memory, local ports):
+#: such a run is ``probe_error``; the target is never blamed for it.
+OWN_OVERLOAD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL})
 
 Clock = Callable[[], float]
 
 
-class _Wire:
-    """Receives from StampedTransport: dates every chunk by its kernel stamp, then queues it for the session."""
+class _Backlog(asyncio.Queue[tuple[str, float, object]]):
+    """The wire's queue. Taking an item out (``get`` or ``get_nowait``) tells the wire, which resumes reading
+    once the backlog is low again; ``_get`` is the hook asyncio's own queue variants override."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, on_take: Callable[[tuple[str, float, object]], None]) -> None:
+        super().__init__()
+        self._on_take = on_take
+
+    def _get(self) -> tuple[str, float, object]:
+        item = super()._get()
+        self._on_take(item)
+        return item
+
+
+class _Wire:
+    """Receives from StampedTransport: dates every chunk by its kernel stamp, then queues it for the session.
+
+    At most about ``max_queued`` bytes wait in the queue: past that the transport stops reading until the
+    session has taken half of them (bytes left in the kernel keep their arrival stamps)."""
+
+    def __init__(self, clock: Clock, max_queued: int = MAX_QUEUED_BYTES) -> None:
         self.clock = clock
-        self.queue: asyncio.Queue[tuple[str, float, object]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str, float, object]] = _Backlog(self._taken)
         self.made_at: float | None = None
+        self.max_queued = max_queued
+        self.queued = 0
+        self.transport: StampedTransport | None = None
 
     def connection_made(self, transport: object) -> None:
         self.made_at = self.clock()
+        self.transport = transport if isinstance(transport, StampedTransport) else None
 
     def stamped_data_received(self, data: bytes, age_s: float) -> None:
         """From StampedTransport: ``age_s`` is how long ago the kernel received the bytes."""
         self.queue.put_nowait(("data", self.clock() - age_s, data))
+        self.queued += len(data)
+        if self.queued > self.max_queued and self.transport is not None:
+            self.transport.pause_reading()
+
+    def _taken(self, item: tuple[str, float, object]) -> None:
+        if item[0] == "data":
+            self.queued -= len(item[2])  # type: ignore[arg-type]
+        if self.queued <= self.max_queued // 2 and self.transport is not None:
+            self.transport.resume_reading()
 
     def eof_received(self) -> None:
         self.queue.put_nowait(("eof", self.clock(), None))
@@ -83,17 +120,37 @@ class _Wire:
         self.queue.put_nowait(("lost", self.clock(), exc))
 
 
-class _Assembler:
-    """Joins fragmented data frames into whole messages."""
+class FrameLimit(Exception):
+    """A server sent more frames, or a longer fragmented message, than one run takes (a named protocol error)."""
 
-    def __init__(self) -> None:
+
+class _Assembler:
+    """Joins fragmented data frames into whole messages, and counts every frame of the run.
+
+    Bounded: more than ``max_frames`` frames of any kind (pings and fragments too, which never become
+    events) or a fragmented message over ``max_bytes`` raise :class:`FrameLimit`, naming the counts.
+    """
+
+    def __init__(self, max_frames: int = MAX_EVENTS_KEPT, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.opcode: Opcode | None = None
         self.parts: list[bytes] = []
+        self.size = 0
+        self.max_frames, self.max_bytes = max_frames, max_bytes
+        self.frames = self.bytes = 0
 
     def feed(self, frame: Frame) -> tuple[Opcode, bytes] | None:
+        self.frames += 1
+        self.bytes += len(frame.data)
+        if self.frames > self.max_frames:
+            self.opcode, self.parts = None, []
+            raise FrameLimit(f"message flood: more than {self.max_frames} frames ({self.bytes} bytes)")
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-            self.opcode, self.parts = frame.opcode, [frame.data]
-        elif frame.opcode is Opcode.CONT:
+            self.opcode, self.parts, self.size = frame.opcode, [frame.data], len(frame.data)
+        elif frame.opcode is Opcode.CONT and self.opcode is not None:
+            self.size += len(frame.data)
+            if self.size > self.max_bytes:
+                self.opcode, self.parts = None, []
+                raise FrameLimit(f"fragmented message over {self.max_bytes} bytes ({self.frames} frames so far)")
             self.parts.append(frame.data)
         else:
             return None
@@ -102,6 +159,17 @@ class _Assembler:
         opcode, data = self.opcode, b"".join(self.parts)
         self.opcode, self.parts = None, []
         return opcode, data
+
+
+def _is_connected(sock: socket.socket) -> bool:
+    """Whether the kernel finished a non-blocking connect, whether or not the loop has noticed."""
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return False
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
 
 
 def utc_now_iso() -> str:
@@ -222,28 +290,64 @@ class _Session:
             self.gp.secured(self.phase_started)
 
     async def _open_tcp(self, loop: asyncio.AbstractEventLoop, infos: list) -> socket.socket | None:  # type: ignore[type-arg]
+        """Connect to the first address that answers, under the deadline. The probe's own overload (no file
+        descriptors, buffers or local ports left; or a connection the kernel made while our loop was too busy
+        to notice before the deadline) is ``probe_error``: the target is not blamed for it."""
         last: OSError | None = None
         for family, type_, proto, _, addr in infos:
-            sock = socket.socket(family, type_, proto)
+            try:
+                sock = socket.socket(family, type_, proto)
+            except OSError as exc:
+                if exc.errno in OWN_OVERLOAD_ERRNOS:
+                    self._overloaded(f"cannot open a socket ({exc.strerror})")
+                    return None
+                last = exc
+                continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             request_stamps(sock)  # early: the kernel switches stamping on a moment after it is first asked
+            left = self._timeout()
+            expired = left <= 0
             try:
-                done = await self._step(loop.sock_connect(sock, addr))
+                if not expired:
+                    async with asyncio.timeout(left) as scope:
+                        await loop.sock_connect(sock, addr)
+            except TimeoutError:
+                expired = scope.expired()  # if not, it was the kernel's own ETIMEDOUT: the target did not answer
+                if not expired:
+                    sock.close()
+                    last = OSError(errno.ETIMEDOUT, "connection timed out")
+                    continue
             except OSError as exc:
                 sock.close()
+                if exc.errno in OWN_OVERLOAD_ERRNOS:
+                    self._overloaded(f"cannot connect ({exc.strerror})")
+                    return None
                 last = exc
                 continue
-            if self.gp.finished:  # deadline passed while connecting
+            if expired:
+                made = _is_connected(sock)
+                sock.close()
+                if made:
+                    self._overloaded("the connection was made, but the probe's event loop did not get to it before the deadline",
+                                     "lower --users or give the probe more CPU")
+                else:
+                    self.gp.deadline(self.now())
+                return None
+            if self.gp.finished:  # decided while connecting
                 sock.close()
                 return None
-            del done
             return sock
         if isinstance(last, ConnectionRefusedError):
             self.gp.failed(Outcome.CONNECT_REFUSED, f"connection refused by {infos[-1][4][0]}:{infos[-1][4][1]}", self.now())
+        elif last is not None and last.errno == errno.ETIMEDOUT:
+            self.gp.failed(Outcome.CONNECT_TIMEOUT, f"cannot connect: {last}", self.now())
         else:
             self.gp.failed(Outcome.CONNECT_REFUSED, f"cannot connect: {last}", self.now())
         return None
+
+    def _overloaded(self, what: str, advice: str = "lower --users or raise the open-files limit (ulimit -n)") -> None:
+        self.gp.failed(Outcome.PROBE_ERROR, f"probe overloaded: {what}; {advice}", self.now())
 
     def _request_uri(self) -> str:
         if self.token and self.target.auth.transport == "query":
@@ -327,7 +431,11 @@ class _Session:
             close = Close.parse(event.data)
             self.gp.closed(close.code, close.reason, t)
             return
-        message = assembler.feed(event)
+        try:
+            message = assembler.feed(event)
+        except FrameLimit as exc:
+            self.gp.invalid_frame(str(exc), t)
+            return
         if message is None:
             return
         opcode, data = message
@@ -444,7 +552,9 @@ async def probe_target(target: Target, *, users: int = 1, environ: Mapping[str, 
     """Run ``users`` concurrent sessions as distinct users; read the revision before and after."""
     from probes.health import read_revision
 
-    before = await read_revision(target)
+    # The run's deadline bounds the health reads too: the first runs alongside the sessions, the last gets what is left.
+    until = time.monotonic() + target.timeouts.total
+    reading = asyncio.create_task(read_revision(target, until=until))
     if users == 1:
         runs = [await run_session(target, environ=environ)]
     else:
@@ -459,7 +569,8 @@ async def probe_target(target: Target, *, users: int = 1, environ: Mapping[str, 
             if verdict == "accepted" and run.outcome == Outcome.OK:
                 run.outcome = str(Outcome.AUTH_NOT_ENFORCED)
                 run.error = "auth not enforced: the server also accepted a deliberately wrong token"
-    after = await read_revision(target)
+    before = await reading
+    after = await read_revision(target, until=until)
     for run in runs:
         run.revision = before or after
         if after and before and after != before:

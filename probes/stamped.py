@@ -7,8 +7,14 @@ error. The kernel stamps each segment as it arrives; ``recvmsg`` hands that stam
 For ``wss://`` the TLS layer runs over memory BIOs (``ssl.SSLObject``), so the plaintext a read yields
 carries that read's kernel stamp too.
 
-The interface is the slice of ``asyncio.Transport`` the runner uses (write, write_eof, close, abort),
-and it reports to a receiver shaped like ``asyncio.Protocol`` whose data callback also takes the age.
+The interface is the slice of ``asyncio.Transport`` the runner uses (write, write_eof, close, abort,
+pause_reading, resume_reading), and it reports to a receiver shaped like ``asyncio.Protocol`` whose
+data callback also takes the age.
+
+Bounded whatever the server does: one read takes at most :data:`READ_SIZE` bytes, the receiver can
+pause reading (backpressure: unread bytes wait in the kernel, which keeps their arrival stamps, and
+TCP flow control slows the sender), and what a server does not read of ours is kept only up to
+:data:`MAX_UNSENT` bytes; past that the transport stops sending (:attr:`StampedTransport.write_overflow`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ from typing import Protocol
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith("linux") else None)
 _TIMESPEC = struct.Struct("qq")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
-READ_SIZE = 256 * 1024
+#: Largest single read. Small enough that one read of a flood of tiny frames parses into a bounded batch.
+READ_SIZE = 64 * 1024
+#: Most bytes kept waiting for a server that does not read what the probe sends (pongs, the close frame).
+MAX_UNSENT = 1 << 20
 
 
 def request_stamps(sock: socket.socket) -> bool:
@@ -86,6 +95,10 @@ class StampedTransport:
         self._fd = sock.fileno()
         self._out = bytearray()
         self._eof_pending = self._closing = self._closed = False
+        self._reading = True  # the reader callback is registered
+        self._paused = self._eof = False
+        #: True once the server left more than MAX_UNSENT bytes unread: from then on nothing more is sent.
+        self.write_overflow = False
         self.stamped = request_stamps(sock)
         receiver.connection_made(self)
         loop.add_reader(self._fd, self._read)
@@ -103,7 +116,8 @@ class StampedTransport:
             self._lose(exc)
             return
         if not data:
-            self._loop.remove_reader(self._fd)
+            self._eof = True
+            self._stop_reading()
             if self._tls is not None:
                 self._tls.incoming.write_eof()
                 self._deliver_tls(0.0)
@@ -145,8 +159,30 @@ class StampedTransport:
         if chunks:
             self._receiver.stamped_data_received(b"".join(chunks), age)
         if eof and not self._closed:
-            self._loop.remove_reader(self._fd)
+            self._eof = True
+            self._stop_reading()
             self._receiver.eof_received()
+
+    def pause_reading(self) -> None:
+        """Stop reading until :meth:`resume_reading`: bytes wait in the kernel (stamped on arrival), not in memory."""
+        self._paused = True
+        self._stop_reading()
+
+    def resume_reading(self) -> None:
+        if not self._paused:
+            return
+        self._paused = False
+        if not (self._reading or self._eof or self._closing or self._closed):
+            self._reading = True
+            self._loop.add_reader(self._fd, self._read)
+
+    def is_reading(self) -> bool:
+        return self._reading
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
 
     # ------------------------------------------------------------------ writing
 
@@ -170,6 +206,8 @@ class StampedTransport:
             self._send_raw(records)
 
     def _send_raw(self, data: bytes) -> None:
+        if self.write_overflow:
+            return
         if not self._out:
             try:
                 sent = self._sock.send(data)
@@ -182,6 +220,10 @@ class StampedTransport:
             if not data:
                 return
             self._loop.add_writer(self._fd, self._drain)
+        if len(self._out) + len(data) > MAX_UNSENT:
+            # The server is not reading: a partly queued frame would corrupt the stream, so stop sending at all.
+            self.write_overflow = True
+            return
         self._out += data
 
     def _drain(self) -> None:
@@ -224,8 +266,8 @@ class StampedTransport:
         if self._closing:
             return
         self._closing = True
-        self._loop.remove_reader(self._fd)
-        if not self._out:
+        self._stop_reading()
+        if not self._out or self.write_overflow:  # a server that does not read would keep us waiting
             self._loop.call_soon(self._lose, None)
 
     def abort(self) -> None:
@@ -236,7 +278,7 @@ class StampedTransport:
         if self._closed:
             return
         self._closed = self._closing = True
-        self._loop.remove_reader(self._fd)
+        self._stop_reading()
         self._loop.remove_writer(self._fd)
         self._out.clear()
         self._sock.close()
