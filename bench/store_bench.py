@@ -91,7 +91,7 @@ def run(single: int = 500, batch: int = 20_000, writers: int = 8, per_writer: in
         w_lat = [x for o in outs for x in o]
         with open_store(shared) as s:
             stored = s.count_runs()
-            distinct = s._read("SELECT COUNT(DISTINCT run_id) FROM runs")[0][0]
+            distinct = len({row[0] for row in s.run_rows(("run_id",))})
     rows.append([f"{writers} writer processes: runs stored / written", f"{stored:,} / {writers * per_writer:,}",
                  f"distinct ids {distinct:,}; {writers * per_writer / elapsed:,.0f} runs/s together"])
     rows.append([f"{writers} writers: write latency p50 / p99 (ms)", f"{statistics.median(w_lat) * 1000:.1f} / {np.percentile(w_lat, 99) * 1000:.1f}",

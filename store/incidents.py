@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from store.errors import StoreError
 from store.sqlite import Store
 
 
@@ -45,25 +46,19 @@ def delete_detected(store: Store, ids: list[str]) -> int:
 
 
 def list_incidents(store: Store, since_ts: float | None = None) -> list[dict[str, Any]]:
-    sql = "SELECT doc_json FROM incidents"
-    args: tuple[Any, ...] = ()
-    if since_ts is not None:
-        sql += " WHERE end_ts IS NULL OR end_ts >= ?"
-        args = (since_ts,)
-    return [json.loads(r[0]) for r in store._read(sql + " ORDER BY start_ts", args)]
+    """Incident documents by start time; with ``since_ts``, those still open or ended at or after it."""
+    return store.incidents(since_ts)
 
 
 def get_incident(store: Store, incident_id: str) -> dict[str, Any] | None:
-    rows = store._read("SELECT doc_json FROM incidents WHERE id = ?", (incident_id,))
-    return json.loads(rows[0][0]) if rows else None
+    """One incident document, or None."""
+    return store.incident(incident_id)
 
 
 def save_five_whys(store: Store, incident_id: str, doc: dict[str, Any], who: str, at_iso: str, what: str) -> None:
     """Save the annotation and append one line to its history, atomically."""
     with store.write("save five whys") as conn:
         if conn.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone() is None:
-            from store.errors import StoreError
-
             raise StoreError(f"no incident {incident_id!r}: run incident detection or create it first")
         conn.execute(
             "INSERT INTO five_whys (incident_id, doc_json, updated_by, updated_at) VALUES (?, ?, ?, ?) "
@@ -75,13 +70,13 @@ def save_five_whys(store: Store, incident_id: str, doc: dict[str, Any], who: str
 
 
 def load_five_whys(store: Store, incident_id: str) -> dict[str, Any] | None:
-    rows = store._read("SELECT doc_json FROM five_whys WHERE incident_id = ?", (incident_id,))
-    return json.loads(rows[0][0]) if rows else None
+    """The incident's five-whys annotation, or None."""
+    return store.five_whys(incident_id)
 
 
 def annotation_history(store: Store, incident_id: str) -> list[dict[str, str]]:
-    rows = store._read("SELECT who, at, what FROM annotation_history WHERE incident_id = ? ORDER BY seq", (incident_id,))
-    return [{"who": w, "at": a, "what": x} for w, a, x in rows]
+    """Who changed the annotation, when and what, oldest first."""
+    return store.annotation_history(incident_id)
 
 
 def add_deploy(store: Store, revision: str, at_ts: float, source: str = "manual", note: str = "") -> None:
@@ -91,8 +86,7 @@ def add_deploy(store: Store, revision: str, at_ts: float, source: str = "manual"
 
 def deploy_entries(store: Store) -> list[dict[str, Any]]:
     """Deploys entered by hand, oldest first, with their source and note."""
-    rows = store._read("SELECT revision, at_ts, source, note FROM deploys ORDER BY at_ts")
-    return [{"revision": r, "at_ts": t, "source": src, "note": n or ""} for r, t, src, n in rows]
+    return store.deploy_entries()
 
 
 def list_deploys(store: Store) -> list[tuple[str, float]]:

@@ -1,17 +1,62 @@
-"""The schema as numbered forward migrations; ``PRAGMA user_version`` holds the version applied."""
+"""The schema as numbered forward migrations; ``PRAGMA user_version`` holds the version applied.
+
+Every DDL statement of the store lives here. A migration that reads existing rows reads the columns
+of its own schema version (``rows.RUN_COLUMNS_V1`` and so on), so a column added later never breaks
+upgrading an old store.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
 
-from probes.phases import PHASES
-from store import rollup
+from store.errors import StoreError
+from store.rows import PHASE_COLUMNS, RUN_COLUMNS_V1, add_to_rollups, run_from_row
 
-#: The per-phase duration columns of ``runs``: ``ms_<phase>``.
-PHASE_COLUMNS: dict[str, str] = {p: f"ms_{p}" for p in PHASES}
+__all__ = ["MIGRATIONS", "PHASE_COLUMNS", "SCHEMA_VERSION", "migrate"]
 
 _PHASE_COLUMNS_SQL = ",\n    ".join(f"{c} REAL" for c in PHASE_COLUMNS.values())
+
+#: Migration 3: hourly and daily rollups for long windows (see ``store.rollup``).
+_ROLLUP_TABLES = """
+CREATE TABLE run_hours (
+    target TEXT NOT NULL,
+    hour_ts INTEGER NOT NULL,
+    revision TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    failed_phase TEXT NOT NULL,
+    close_code INTEGER NOT NULL,
+    total_bin INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (target, hour_ts, revision, outcome, failed_phase, close_code, total_bin)
+) WITHOUT ROWID;
+CREATE INDEX run_hours_by_time ON run_hours(hour_ts);
+CREATE TABLE phase_days (
+    target TEXT NOT NULL,
+    day_ts INTEGER NOT NULL,
+    revision TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    bin INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (target, day_ts, revision, phase, bin)
+) WITHOUT ROWID;
+CREATE INDEX phase_days_by_time ON phase_days(day_ts);
+CREATE INDEX runs_failed_by_time ON runs(started_ts) WHERE outcome <> 'ok'
+"""
+
+
+def _backfill_rollups(conn: sqlite3.Connection) -> None:
+    """Migration 4: build the rollups from the runs already stored.
+
+    It reads the columns of ``runs`` as version 3 has them (``RUN_COLUMNS_V1``): columns added by a later
+    migration do not exist yet in the store being upgraded.
+    """
+    started_ts = RUN_COLUMNS_V1.index("started_ts")
+    cur = conn.execute(f"SELECT {', '.join(RUN_COLUMNS_V1)} FROM runs")
+    while rows := cur.fetchmany(10_000):
+        for row in rows:
+            add_to_rollups(conn, run_from_row(row, RUN_COLUMNS_V1), row[started_ts])
+
 
 #: Each migration is SQL (statements separated by ';') or a function of the connection.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -86,9 +131,10 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         PRIMARY KEY (revision, at_ts)
     ) WITHOUT ROWID;
     """,
-    # 3: hourly and daily rollups for long windows, built from the runs already stored
-    rollup.MIGRATION_SQL,
-    rollup.backfill,
+    # 3: hourly and daily rollup tables for long windows
+    _ROLLUP_TABLES,
+    # 4: the rollups of the runs already stored
+    _backfill_rollups,
     # 5: small key-value state (sync cursors, incident -> GitHub issue) and the server log entries fetched
     """
     CREATE TABLE kv (
@@ -126,8 +172,6 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration newer than the database's version, each in its own transaction."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
-        from store.errors import StoreError
-
         raise StoreError(f"database schema version {current} is newer than this Pathwatch ({SCHEMA_VERSION}); upgrade Pathwatch")
     for version in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from store.rows import SERVER_LOG_COLUMNS
 from store.sqlite import Store
 
-COLUMNS = ("insert_id", "ts", "severity", "service", "revision", "session", "signature", "run_id", "source", "entry_json")
+COLUMNS = SERVER_LOG_COLUMNS
 
 
 def save(store: Store, rows: list[dict[str, Any]]) -> int:
@@ -24,16 +25,10 @@ def save(store: Store, rows: list[dict[str, Any]]) -> int:
 
 
 def in_window(store: Store, start_ts: float, end_ts: float) -> list[dict[str, Any]]:
-    rows = store._read(f"SELECT {', '.join(COLUMNS)} FROM server_logs WHERE ts >= ? AND ts <= ? ORDER BY ts", (start_ts, end_ts))
-    return [_row(r) for r in rows]
+    """Entries with ``start_ts <= ts <= end_ts``, in time order."""
+    return store.server_logs_between(start_ts, end_ts)
 
 
 def for_run(store: Store, run_id: str) -> list[dict[str, Any]]:
-    rows = store._read(f"SELECT {', '.join(COLUMNS)} FROM server_logs WHERE run_id = ? ORDER BY ts", (run_id,))
-    return [_row(r) for r in rows]
-
-
-def _row(r: tuple[Any, ...]) -> dict[str, Any]:
-    d = dict(zip(COLUMNS, r, strict=True))
-    d["entry"] = json.loads(d.pop("entry_json"))
-    return d
+    """Entries linked to one run, in time order."""
+    return store.server_logs_for_run(run_id)

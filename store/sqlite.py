@@ -18,47 +18,51 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from probes.phases import MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
+from probes.outcomes import SERVED
 from probes.record import EventRecord, ProbeRun
-from store import rollup
 from store.errors import StoreError, StoreReadOnlyError, translate
-from store.schema import PHASE_COLUMNS, SCHEMA_VERSION, migrate
+from store.rows import (
+    DAY,
+    HOUR,
+    RUN_COLUMNS,
+    SERVER_LOG_COLUMNS,
+    STARTED_TS,
+    add_to_rollups,
+    bin_bounds,
+    iso_to_ts,
+    last_bin_under,
+    run_from_row,
+    run_row,
+    server_log_from_row,
+)
+from store.schema import SCHEMA_VERSION, migrate
+
+__all__ = ["Store", "iso_to_ts", "open_store"]
 
 BUSY_TIMEOUT_MS = 15_000
 #: Extra attempts when the lock is still held after the busy timeout.
 LOCK_RETRIES = 5
 
-#: The columns of ``runs`` as migration 1 made them (frozen: earlier migrations read only these).
-RUN_COLUMNS_V1 = (
-    "run_id", "target", "url", "started_at", "started_ts", "environment", "revision", "revision_after",
-    "outcome", "failed_phase", "close_code", "close_reason", "http_status", "error", "total_ms",
-    "ms_to_start_agent", "ms_to_failure", *PHASE_COLUMNS.values(), "elapsed_json", "tags_json",
-    "thread_id", "user_id",
-)
-_RUN_COLUMNS = (*RUN_COLUMNS_V1, "dialect", "server_run_id", "server_user_id", "auth_canary")
-_TS = _RUN_COLUMNS.index("started_ts")
-_INSERT_RUN = f"INSERT OR IGNORE INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
+_INSERT_RUN = f"INSERT OR IGNORE INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})"
 _INSERT_EVENT = "INSERT INTO run_events (run_id, seq, type, elapsed_ms, detail) VALUES (?, ?, ?, ?, ?)"
+_SERVER_LOGS = f"SELECT {', '.join(SERVER_LOG_COLUMNS)} FROM server_logs"
 
 
-def iso_to_ts(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def _run_row(run: ProbeRun) -> tuple[Any, ...]:
-    return (
-        run.run_id, run.target, run.url, run.started_at, iso_to_ts(run.started_at), run.tags.get("environment"),
-        run.revision, run.revision_after, run.outcome, run.failed_phase, run.close_code, run.close_reason,
-        run.http_status, run.error, run.total_ms,
-        run.elapsed_ms.get(MARK_START_AGENT_SENT), run.elapsed_ms.get(MARK_FAILURE),
-        *(run.phases_ms.get(p) for p in PHASES),
-        json.dumps(run.elapsed_ms, sort_keys=True), json.dumps(run.tags, sort_keys=True),
-        run.thread_id, run.user_id, run.dialect, run.server_run_id, run.server_user_id, run.auth_canary,
-    )
+def _filters(column: str, since_ts: float | None, until_ts: float | None, targets: tuple[str, ...]) -> tuple[str, list[Any]]:
+    where, args = [], []
+    if since_ts is not None:
+        where.append(f"{column} >= ?")
+        args.append(since_ts)
+    if until_ts is not None:
+        where.append(f"{column} < ?")
+        args.append(until_ts)
+    if targets:
+        where.append(f"target IN ({', '.join('?' * len(targets))})")
+        args.extend(targets)
+    return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
 class Store:
@@ -122,11 +126,11 @@ class Store:
             for key, value in (kv_updates or {}).items():
                 conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
             for run in runs:
-                row = _run_row(run)
+                row = run_row(run)
                 cur = conn.execute(_INSERT_RUN, row)
                 if cur.rowcount:
                     added += 1
-                    rollup.add_run(conn, run, row[_TS])
+                    add_to_rollups(conn, run, row[STARTED_TS])
                     conn.executemany(
                         _INSERT_EVENT,
                         [(run.run_id, i, e.type, e.elapsed_ms, e.detail) for i, e in enumerate(run.events)],
@@ -137,10 +141,10 @@ class Store:
         return self._read("SELECT COUNT(*) FROM runs")[0][0]
 
     def get_run(self, run_id: str) -> ProbeRun | None:
-        rows = self._read(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,))
+        rows = self._read(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             return None
-        run = _run_from_row(rows[0])
+        run = run_from_row(rows[0])
         run.events = [
             EventRecord(t, ms, d)
             for t, ms, d in self._read("SELECT type, elapsed_ms, detail FROM run_events WHERE run_id = ? ORDER BY seq", (run_id,))
@@ -149,8 +153,8 @@ class Store:
 
     def list_runs(self, *, since_ts: float | None = None, until_ts: float | None = None, target: str | None = None, limit: int | None = None) -> list[ProbeRun]:
         """Runs (without events) in time order; filters are optional."""
-        rows = self.run_rows(_RUN_COLUMNS, since_ts=since_ts, until_ts=until_ts, targets=(target,) if target else (), limit=limit)
-        return [_run_from_row(r) for r in rows]
+        rows = self.run_rows(RUN_COLUMNS, since_ts=since_ts, until_ts=until_ts, targets=(target,) if target else (), limit=limit)
+        return [run_from_row(r) for r in rows]
 
     def run_rows(
         self, columns: tuple[str, ...], *, since_ts: float | None = None, until_ts: float | None = None, targets: tuple[str, ...] = (),
@@ -160,7 +164,7 @@ class Store:
 
         ``failed_only`` reads through the partial index of failures; ``newest`` keeps only the last N runs.
         """
-        bad = [c for c in columns if c not in _RUN_COLUMNS]
+        bad = [c for c in columns if c not in RUN_COLUMNS]
         if bad:
             raise StoreError(f"store {self.path}: unknown run column(s) {bad}")
         where, args = [], []
@@ -182,7 +186,118 @@ class Store:
         sql += " ORDER BY started_ts, run_id" + (f" LIMIT {int(limit)}" if limit is not None else "")
         return self._read(sql, tuple(args))
 
+    # Rollups (``run_hours``, ``phase_days``): long windows without reading every run.
+
+    def hourly_rows(self, *, good_under_ms: float, since_ts: float | None = None, until_ts: float | None = None,
+                    targets: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``rows.HOURLY_COLUMNS``, aggregated in SQL; ``good`` counts completed runs whose total latency bin
+        ends under ``good_under_ms`` (the SLO's good events, exact to one bin). Hours are whole: ``since_ts`` is
+        rounded down to the hour."""
+        since = None if since_ts is None else since_ts // HOUR * HOUR
+        where, args = _filters("hour_ts", since, until_ts, targets)
+        sql = ("SELECT target, hour_ts, revision, outcome, failed_phase, close_code, SUM(n), "
+               f"SUM(CASE WHEN total_bin >= 0 AND total_bin <= ? THEN n ELSE 0 END) FROM run_hours{where} "
+               "GROUP BY target, hour_ts, revision, outcome, failed_phase, close_code")
+        rows = self._read(sql, (last_bin_under(good_under_ms), *args))
+        return [(t, h, rev or None, o, ph or None, None if code == -1 else code, n, g) for t, h, rev, o, ph, code, n, g in rows]
+
+    def phase_histogram_rows(self, *, since_ts: float | None = None, until_ts: float | None = None,
+                             targets: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``rows.PHASE_HISTOGRAM_COLUMNS``: per target, day, revision and phase, each latency bin's bounds
+        (ms) and count. Days are whole: ``since_ts`` is rounded down to the day."""
+        since = None if since_ts is None else since_ts // DAY * DAY
+        where, args = _filters("day_ts", since, until_ts, targets)
+        rows = self._read(f"SELECT target, day_ts, revision, phase, bin, n FROM phase_days{where}", tuple(args))
+        return [(t, d, r or None, p, *bin_bounds(b), n) for t, d, r, p, b, n in rows]
+
+    def revision_first_seen(self) -> list[tuple[str, float]]:
+        """(revision, when it was first probed), oldest first: the rollup finds the hour, one index seek the run."""
+        out = []
+        for rev, hour in self._read("SELECT revision, MIN(hour_ts) FROM run_hours WHERE revision <> '' GROUP BY revision"):
+            ts = self._read("SELECT MIN(started_ts) FROM runs WHERE started_ts >= ? AND started_ts < ? AND revision = ?",
+                            (hour, hour + HOUR, rev))[0][0]
+            out.append((rev, ts if ts is not None else float(hour)))
+        return sorted(out, key=lambda r: r[1])
+
+    def known_targets(self) -> list[str]:
+        """Every target with a stored run, by name."""
+        return [r[0] for r in self._read("SELECT DISTINCT target FROM run_hours ORDER BY target")]
+
+    def latest_runs(self, targets: tuple[str, ...] = ()) -> list[ProbeRun]:
+        """The newest run (without events) of each target, all known targets if none named (an index seek each)."""
+        out = []
+        for target in targets or tuple(self.known_targets()):
+            rows = self._read(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE target = ? ORDER BY started_ts DESC LIMIT 1", (target,))
+            if rows:
+                out.append(run_from_row(rows[0]))
+        return out
+
+    def streak_start(self, target: str, ok_now: bool, from_ts: float | None) -> float | None:
+        """When the target's current run of successes (or failures) began: the first run after the last opposite one.
+
+        ``from_ts`` narrows the search (the hour of the last opposite run, from the rollup); None means the streak
+        covers everything stored.
+        """
+        served = ", ".join(f"'{o}'" for o in sorted(SERVED))
+        op = "NOT IN" if ok_now else "IN"
+        args: tuple[Any, ...] = (target,) if from_ts is None else (target, from_ts)
+        since = "" if from_ts is None else " AND started_ts >= ?"
+        last_other = self._read(f"SELECT MAX(started_ts) FROM runs WHERE target = ?{since} AND outcome {op} ({served})", args)[0][0]
+        if last_other is None:
+            return self._read("SELECT MIN(started_ts) FROM runs WHERE target = ?", (target,))[0][0]
+        return self._read("SELECT MIN(started_ts) FROM runs WHERE target = ? AND started_ts > ?", (target, last_other))[0][0]
+
+    # Incidents, their five whys and deploys entered by hand: documents kept as JSON, shaped by ``analysis``.
+
+    def incidents(self, since_ts: float | None = None) -> list[dict[str, Any]]:
+        """Incident documents by start time; with ``since_ts``, those still open or ended at or after it."""
+        sql = "SELECT doc_json FROM incidents"
+        args: tuple[Any, ...] = ()
+        if since_ts is not None:
+            sql += " WHERE end_ts IS NULL OR end_ts >= ?"
+            args = (since_ts,)
+        return [json.loads(r[0]) for r in self._read(sql + " ORDER BY start_ts", args)]
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident document, or None."""
+        rows = self._read("SELECT doc_json FROM incidents WHERE id = ?", (incident_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def five_whys(self, incident_id: str) -> dict[str, Any] | None:
+        """The five-whys annotation of an incident, or None."""
+        rows = self._read("SELECT doc_json FROM five_whys WHERE incident_id = ?", (incident_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def annotation_history(self, incident_id: str) -> list[dict[str, str]]:
+        """Who changed an incident's annotation, when and what, oldest first."""
+        rows = self._read("SELECT who, at, what FROM annotation_history WHERE incident_id = ? ORDER BY seq", (incident_id,))
+        return [{"who": w, "at": a, "what": x} for w, a, x in rows]
+
+    def deploy_entries(self) -> list[dict[str, Any]]:
+        """Deploys entered by hand, oldest first, with their source and note."""
+        rows = self._read("SELECT revision, at_ts, source, note FROM deploys ORDER BY at_ts")
+        return [{"revision": r, "at_ts": t, "source": src, "note": n or ""} for r, t, src, n in rows]
+
+    # Small state and the server's own log.
+
+    def kv_get(self, key: str) -> str | None:
+        """A small named value (a sync cursor, an incident's issue number), or None."""
+        rows = self._read("SELECT value FROM kv WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def server_logs_between(self, start_ts: float, end_ts: float) -> list[dict[str, Any]]:
+        """Server log entries with ``start_ts <= ts <= end_ts``, in time order."""
+        return [server_log_from_row(r) for r in self._read(f"{_SERVER_LOGS} WHERE ts >= ? AND ts <= ? ORDER BY ts", (start_ts, end_ts))]
+
+    def server_logs_for_run(self, run_id: str) -> list[dict[str, Any]]:
+        """Server log entries linked to one run, in time order."""
+        return [server_log_from_row(r) for r in self._read(f"{_SERVER_LOGS} WHERE run_id = ? ORDER BY ts", (run_id,))]
+
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Every read goes through here: it follows a writer that appeared after a read-only open, and translates errors.
+
+        Private to this class: code outside it reads through the named methods above.
+        """
         if self.immutable and _has_wal(Path(self.path)):
             self._reopen()  # a writer started: its commits (and checkpoints) are only safe to read through mode=ro
         try:
@@ -193,19 +308,6 @@ class Store:
     def _reopen(self) -> None:
         self.conn.close()
         self.conn, self.immutable = _connect_read_only(Path(self.path))
-
-
-def _run_from_row(row: tuple[Any, ...], columns: tuple[str, ...] = _RUN_COLUMNS) -> ProbeRun:
-    d = dict(zip(columns, row, strict=True))
-    return ProbeRun(
-        run_id=d["run_id"], target=d["target"], url=d["url"], started_at=d["started_at"], outcome=d["outcome"],
-        failed_phase=d["failed_phase"], revision=d["revision"], revision_after=d["revision_after"],
-        tags=json.loads(d["tags_json"]), close_code=d["close_code"], close_reason=d["close_reason"],
-        http_status=d["http_status"], error=d["error"],
-        phases_ms={p: d[c] for p, c in PHASE_COLUMNS.items()}, elapsed_ms=json.loads(d["elapsed_json"]),
-        total_ms=d["total_ms"], thread_id=d["thread_id"], user_id=d["user_id"], dialect=d.get("dialect"),
-        server_run_id=d.get("server_run_id"), server_user_id=d.get("server_user_id"), auth_canary=d.get("auth_canary"),
-    )
 
 
 def open_store(path: str | Path, *, read_only: bool = False, readonly: bool | None = None) -> Store:
