@@ -103,7 +103,7 @@ def parse_duration(text: str, where: str = "duration", *, min_s: float = 0.0, ma
     (ten years by default) are refused, naming ``where`` (the flag)."""
     m = _DURATION.match(text) if isinstance(text, str) else None
     if not m:
-        raise ConfigError(f"{where} {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
+        raise ConfigError(f"{where} {text!r}: not a duration; use a number and a unit, e.g. 30m, 24h, 7d")
     seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
     if seconds <= 0 or seconds < min_s:
         raise ConfigError(f"{where} {text!r}: must be more than zero" + (f", at least {_human_s(min_s)}" if min_s else ""))
