@@ -118,7 +118,7 @@ def test_toml_datetime_where_text_belongs_says_so():
 
 @pytest.mark.parametrize(("text", "where", "message"), [
     ("0s", "--chunk", "--chunk '0s': must be more than zero"),
-    ("nan", "--since", "--since 'nan': use a number and a unit"),
+    ("nan", "--since", "--since 'nan': not a duration; use a number and a unit"),
     ("inf", "--since", "--since 'inf'"),
     ("-5m", "--since", "--since '-5m'"),
     ("99999w", "--since", "must be at most 3650d"),
