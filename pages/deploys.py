@@ -39,7 +39,7 @@ if f is not None:
     for v in reversed(checks):
         show = getattr(st, STAND_OUT.get(v.verdict, "info"))
         p = "—" if v.p_value is None else f"{v.p_value:.2g}"
-        show(f"**{ui.md(v.verdict)}**: {ui.md(v.from_revision or '?')} → {ui.md(v.to_revision or '?')} at {ui.fmt_ts(v.at)} "
+        show(f"**{v.verdict}**: {ui.md(v.from_revision or '?')} → {ui.md(v.to_revision or '?')} at {ui.fmt_ts(v.at)} "
              f"(Fisher p = {p})  \n{ui.md(v.reason)}")
         cols = st.columns(2)
         cols[0].caption("before: " + ui.md(", ".join(f"{k} {val}" for k, val in v.before.items())))

@@ -71,7 +71,7 @@ if f is not None:
         st.markdown(f"- run [{ui.code(run_id)}](./runs?run={quote(str(run_id), safe='')})")
     checks = [v for v in deploys.fix_validations(df) if v.verdict != "insufficient_data"]
     for v in checks:
-        st.markdown(f"- deploy {ui.code(v.from_revision)} → {ui.code(v.to_revision)}: **{ui.md(v.verdict)}** ({ui.md(v.reason)})")
+        st.markdown(f"- deploy {ui.code(v.from_revision)} → {ui.code(v.to_revision)}: **{v.verdict}** ({ui.md(v.reason)})")
 
     st.subheader("What the server said")
     source = ui.log_source()

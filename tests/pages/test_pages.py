@@ -211,7 +211,7 @@ def test_publish_button_shows_the_link(private_db: Path, monkeypatch: pytest.Mon
         at.number_input(key="gh_issue").set_value(12).run()
         at.button(key="gh_publish").click().run()
         assert not at.exception
-        assert any("Created comment: https://github.example/acme/backend/issues/12#issuecomment-" in s.value for s in at.success)
+        assert any("Created comment: [https://github.example/acme/backend/issues/12#issuecomment-" in s.value for s in at.success), "a plain https link"
         assert len(gh.comments_on("acme/backend", 12)) == 1
     again = _incident_page(app_test(private_db, monkeypatch))
     assert any("Tracking: [https://github.example/acme/backend/issues/12" in m.value for m in again.markdown)
