@@ -19,7 +19,7 @@ from analysis.report import build, iso, parse_duration, to_text
 from analysis.settings import settings_from_env
 from probes.cli import _Parser
 from probes.errors import ConfigError, PathwatchError
-from probes.redact import known_secrets, printable, redact
+from probes.redact import clip, known_secrets, printable, redact
 from store import incidents as store_incidents
 from store import kv, resolve_db_path
 from store.sqlite import open_store
@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                                    lambda i: f"{i['id']}  {i['status']:<8} {iso(i['start_ts'])}  {i['signature']}")
             if args.command == "incidents" and args.action == "create":
                 start, end = _iso_arg(args.start, "--start"), _iso_arg(args.end, "--end") if args.end else None
-                inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], args.title, start, end, tuple(args.target))  # type: ignore[union-attr]
+                title = redact(args.title, known_secrets())  # a pasted log line may hold a token: never stored
+                inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], title, start, end, tuple(args.target))  # type: ignore[union-attr]
                 store_incidents.upsert_incidents(store, [inc.to_dict()], iso(now) or "")
                 print(inc.id)
                 return 0
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.revision.strip() or len(args.revision) > 200:
                     raise ConfigError("--revision: give the deployed revision's name (1 to 200 characters)")
                 at = _iso_arg(args.at, "--at") if args.at else now
-                store_incidents.add_deploy(store, args.revision.strip(), at, note=args.note[:2000])
+                store_incidents.add_deploy(store, args.revision.strip(), at, note=clip(args.note, 2000, known_secrets()))
                 print(_say(f"deploy {args.revision.strip()} at {iso(at)} recorded"))
                 return 0
             if args.command == "deploys" and args.action == "list":

@@ -69,7 +69,7 @@ def _translate(exc: Exception, what: str, secrets: tuple[str, ...] = ()) -> GitH
     """One message per failure, naming what to fix; whatever it quotes is redacted with ``secrets`` before it is cut."""
     from github import BadCredentialsException, GithubException, RateLimitExceededException, UnknownObjectException
 
-    if isinstance(exc, BadCredentialsException):
+    if isinstance(exc, BadCredentialsException) or (isinstance(exc, GithubException) and exc.status == 401):  # any wording of a 401
         return GitHubError(f"{what}: GitHub rejected the token (401); check {TOKEN_ENV}")
     if isinstance(exc, UnknownObjectException):
         return GitHubError(f"{what}: not found (404); check the repository name, the issue number and that the token can see them")

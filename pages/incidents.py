@@ -15,7 +15,7 @@ from analysis import deploys, five_whys, impact, server_logs, signatures
 from analysis.five_whys import Countermeasure, Evidence, FiveWhys, Why
 from pages import _shared as ui
 from probes.errors import PathwatchError
-from probes.redact import known_secrets
+from probes.redact import known_secrets, redact_data
 
 MARGIN_S = 600.0
 
@@ -213,7 +213,8 @@ if f is not None:
                 with ui.reading() as s:
                     from store import incidents as store_incidents
 
-                    store_incidents.save_five_whys(s, inc_id, fw.to_dict(), who or "", datetime.now(UTC).isoformat(timespec="seconds"),
+                    # A pasted log line may hold a token: the annotation is stored (and later published) redacted.
+                    store_incidents.save_five_whys(s, inc_id, redact_data(fw.to_dict(), known_secrets()), who or "", datetime.now(UTC).isoformat(timespec="seconds"),
                                                    five_whys.describe_change(saved, fw))
                 st.success(f"Saved by {who}.")
             except five_whys.AnnotationError as exc:

@@ -8,6 +8,7 @@ whether or not anyone told us about them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -18,9 +19,10 @@ from typing import Any
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _TOKEN_PARAM = re.compile(r"(?i)([?&](?:token|access_token|jwt)=)[^&#\s]+")
-#: Token shapes of well-known issuers: GitHub (classic, fine-grained, app, OAuth), Slack, Google API keys.
+#: Token shapes of well-known issuers: GitHub (classic, fine-grained, app, OAuth), Slack, Google API keys. No word
+#: boundary in front: a log line may glue a token to the word before it (``tokenghp_...``).
 _TOKEN_SHAPES = re.compile(
-    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{30,})"
+    r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{30,})"
 )
 MASK = "[redacted]"
 #: C0/C1 control characters, DEL and the bidi overrides: a terminal would act on them, so printed text shows them escaped.
@@ -53,14 +55,19 @@ def strip_secret(value: str | None) -> str:
     return (value or "").strip()
 
 
+def _forms(secret: str) -> set[str]:
+    """The ways a secret shows up in text: as is, stripped, as ``repr`` and JSON quote it (an inner CR becomes ``\\r``),
+    and, when it holds whitespace or control characters, each long-enough piece between them."""
+    forms = {secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1]}
+    forms |= {part for part in re.split(r"[\s\x00-\x1f\x7f]+", secret) if len(part) >= MIN_KNOWN_SECRET}
+    return {f for f in forms if len(f) >= 4}
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secrets, JWTs, bearer tokens, token query parameters and token-shaped strings in ``text``."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):  # longest first: no half-masked secret
-        if len(secret) >= 4:
-            text = text.replace(secret, MASK)
-            stripped = secret.strip()
-            if stripped != secret and len(stripped) >= 4:
-                text = text.replace(stripped, MASK)
+    forms = set().union(*(_forms(s) for s in secrets if s and len(s) >= 4))
+    for form in sorted(forms, key=len, reverse=True):  # longest first: no half-masked secret
+        text = text.replace(form, MASK)
     text = _JWT.sub(MASK, text)
     text = _TOKEN_SHAPES.sub(MASK, text)
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
