@@ -154,6 +154,18 @@ def _say(text: str) -> str:
     return "\n".join(printable(line) for line in redact(text, known_secrets()).split("\n"))
 
 
+def _inert(value: Any, secrets: tuple[str, ...] | None = None) -> Any:
+    """Every string inside the report made one printable, redacted line, so outside words cannot add a line to the text."""
+    secrets = known_secrets() if secrets is None else secrets
+    if isinstance(value, str):
+        return printable(redact(value, secrets))
+    if isinstance(value, dict):
+        return {k: _inert(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_inert(v, secrets) for v in value]
+    return value
+
+
 def _print_list(items: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]) -> int:
     """One JSON array, or one line per item for people (each item exactly one printable line)."""
     if as_json:
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "report":
                 report = build(_frame(store, since_s, now), now=now, since_s=since_s, config=config,
                                stored_incidents=store_incidents.list_incidents(store), manual_deploys=store_incidents.list_deploys(store))
-                print(json.dumps(report, default=str) if args.json else _say(to_text(report)), end="\n" if args.json else "")
+                print(json.dumps(report, default=str) if args.json else _say(to_text(_inert(report))), end="\n" if args.json else "")
                 return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
             if args.command == "incidents" and args.action == "detect":
                 summary = _detect(store, config, now, parse_duration(args.chunk) if args.full else None)
