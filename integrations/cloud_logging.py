@@ -420,17 +420,19 @@ def fetch_server_errors(project: str, service: str, start_ts: float, end_ts: flo
     cl = cl or client(project)
     skips = skips if skips is not None else Skips()
     out: dict[str, dict[str, Any]] = {}
+    bad: set[str] = set()  # a re-read after a back-off does not report an entry twice
     for page in batches(cl, project, lambda ts: server_filter(service, ts, end_ts, revision), start_ts, sleep=sleep):
         for e in page:
             try:
                 check_entry(e)
             except MalformedEntry as exc:
-                if entry_id(e) not in out:
-                    out[entry_id(e)] = {}  # seen: a re-read after a back-off does not report it twice
+                key = entry_id(e) if isinstance(e, dict) and e.get("insertId") else json.dumps(e, sort_keys=True, default=str)[:2000]
+                if key not in bad:
+                    bad.add(key)
                     skips.add(entry_id(e), str(exc))
                 continue
             out[str(e.get("insertId") or f"{e['timestamp']}-{len(out)}")] = e
-    return [e for e in out.values() if e]
+    return list(out.values())
 
 
 def read_log_file(path: str | Path, start_ts: float, end_ts: float, service: str | None = None, min_severity: str = "ERROR",

@@ -16,7 +16,7 @@ from typing import Any
 
 #: A JWT, or the front of one: its header (or payload) is base64url JSON, which always begins ``eyJ``.
 #: Matching a part alone masks a token someone else already cut in half.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?|eyJ[A-Za-z0-9_-]{8,}\.?")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _TOKEN_PARAM = re.compile(r"(?i)([?&](?:token|access_token|jwt)=)[^&#\s]+")
 #: Token shapes of well-known issuers: GitHub (classic, fine-grained, app, OAuth), Slack, Google API keys. No word
