@@ -103,8 +103,6 @@ def check_entry(entry: Any) -> None:
         raise MalformedEntry(f"too large ({size} characters; Cloud Logging's limit is {MAX_ENTRY_CHARS})")
 
 
-
-
 @dataclass
 class Skips:
     """Entries a reader skipped because it could not read them: counted, each reported once (with its id), then left behind.
@@ -375,7 +373,10 @@ def sync(store: Any, project: str, *, since_ts: float, cl: Any = None, progress:
     cl = cl or client(project)
     cursor = kv.get(store, SYNC_CURSOR)
     start = max(since_ts, float(cursor)) if cursor else since_ts
-    remembered: dict[str, float | None] = json.loads(kv.get(store, SYNC_REPORTED) or "{}")
+    try:
+        remembered: dict[str, float | None] = dict(json.loads(kv.get(store, SYNC_REPORTED) or "{}"))
+    except (ValueError, TypeError):  # a damaged memory costs at most a repeated report, never the sync
+        remembered = {}
 
     def make_filter(ts: float) -> str:
         return f'logName="projects/{project}/logs/{PROBE_LOG}" AND timestamp>="{rfc3339(ts)}"'
