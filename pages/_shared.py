@@ -294,7 +294,7 @@ def shown(text: Any, limit: int) -> str:
 def plot_label(text: Any) -> str:
     """Outside text as a plotly label (axis, hover, annotation): plotly reads ``<a href>``, ``<b>``, ... in labels, so the
     markup characters go in as entities, which plotly shows as the characters themselves."""
-    return shown(text, 200).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return printable(clip(str(text), 200, known_secrets())).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def link(url: Any) -> str:
