@@ -177,12 +177,20 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:])")
 _BACKTICKS = re.compile(r"`+")
 
 
+#: An invisible character that breaks what GFM turns into a link by itself, after escapes are resolved: ``http://``,
+#: ``www.``, ``a@b.c`` (and GitHub's ``@mentions``).
+WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGERS = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+
+
 def escape(text: str, secrets: Iterable[str] = ()) -> str:
     """Outside text as inert Markdown: redacted, on one line, HTML entities and Markdown punctuation neutralised.
 
-    Redaction comes first: once escaped, a token's ``-`` and ``.`` carry backslashes and no pattern finds it.
+    Redaction comes first: once escaped, a token's ``-`` and ``.`` carry backslashes and no pattern finds it. Bare
+    URLs and e-mail addresses get a word joiner: GitHub and Streamlit link them after resolving escapes.
     """
     text = printable(redact(text, secrets).replace("\r\n", " ").replace("\r", " ").replace("\n", " "))
+    text = _AUTOLINK_TRIGGERS.sub(WORD_JOINER, text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 

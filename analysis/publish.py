@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from analysis.five_whys import FiveWhys, code, escape, to_markdown
+from analysis.five_whys import WORD_JOINER, FiveWhys, code, escape, to_markdown
 from analysis.impact import Impact
 from probes.redact import redact
 
 #: What GitHub reads as a mention (``@user``, ``@org/team``): an ``@`` right before a name character.
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
-ZERO_WIDTH_JOINER = "\u200d"
 
 
 def marker(incident_id: str) -> str:
@@ -28,8 +27,8 @@ def marker(incident_id: str) -> str:
 
 
 def neutralise_mentions(text: str) -> str:
-    """``@someone`` -> ``@\\u200dsomeone``: reads the same, but GitHub notifies nobody."""
-    return _MENTION.sub("@" + ZERO_WIDTH_JOINER, text)
+    """``@someone`` -> ``@\\u2060someone`` (a word joiner): reads the same, but GitHub notifies nobody."""
+    return _MENTION.sub("@" + WORD_JOINER, text)
 
 
 def _when(ts: float | None) -> str:

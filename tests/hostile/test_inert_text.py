@@ -15,6 +15,7 @@ signatures), the five whys. Then:
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -51,19 +52,21 @@ ANSI = "\x1b[31mRED\x1b[0m"
 FORGED = "\nFAIL fake line"
 HOSTILE = f"{LINK} {IMAGE} {SCRIPT} {IMG} {MENTIONS} {ANSI}{FORGED}"
 HOSTILE_REVISION = f"rev-{IMG}-{ANSI}{FORGED}"
-#: Markup that would render as a link, an image, HTML, or a bare-URL autolink, once code spans and escapes are gone.
-LIVE = re.compile(r"\]\(|<[A-Za-z/!?]|://|(?i:javascript:)|www\.|\x1b")
+#: Markup that would render as a link, an image or HTML (escaped characters start nothing), or a raw escape character.
+LIVE = re.compile(r"\]\(|<[A-Za-z/!?]|\x1b")
+#: What GFM links by itself (GitHub and Streamlit alike), found in the text after escapes are resolved.
+AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|mailto|xmpp)://|\bwww\.|[\w.+-]@[\w-]+\.[\w-]")
 _BACKTICKS = re.compile(r"`+")
 
 
-def markdown_outside_code(src: str) -> tuple[str, list[str]]:
-    """CommonMark's inline reading of ``src``: (the text outside code spans with backslash escapes and entities
-    removed, the contents of the code spans)."""
+def markdown_outside_code(src: str, resolve: bool = False) -> tuple[str, list[str]]:
+    """CommonMark's inline reading of ``src``: (the text outside code spans, with backslash escapes and entities as
+    placeholders, or with ``resolve`` as the characters they stand for; the contents of the code spans)."""
     outside, spans, i = [], [], 0
     while i < len(src):
         c = src[i]
         if c == "\\" and i + 1 < len(src) and src[i + 1] in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~":
-            outside.append("\u2423")  # an escaped character is shown as itself and starts nothing
+            outside.append(src[i + 1] if resolve else "\u2423")  # an escaped character is shown as itself and starts nothing
             i += 2
             continue
         if c == "`":
@@ -79,7 +82,7 @@ def markdown_outside_code(src: str) -> tuple[str, list[str]]:
             i = run.end()
             continue
         if c == "&" and (m := re.match(r"&(?:[A-Za-z]+|#\d+);", src[i:])):
-            outside.append("\u2423")
+            outside.append(html.unescape(m.group()) if resolve else "\u2423")
             i += len(m.group())
             continue
         outside.append(c)
@@ -92,7 +95,9 @@ def live_markup(src: str, ours: tuple[str, ...] = ()) -> list[str]:
     for allowed in ours:
         src = re.sub(allowed, "", src)
     outside, _ = markdown_outside_code(src)
-    return [outside[max(0, m.start() - 30): m.end() + 30] for m in LIVE.finditer(outside)]
+    resolved, _ = markdown_outside_code(src, resolve=True)
+    return ([outside[max(0, m.start() - 30): m.end() + 30] for m in LIVE.finditer(outside)]
+            + [resolved[max(0, m.start() - 30): m.end() + 30] for m in AUTOLINK.finditer(resolved)])
 
 
 #: The dashboard's own Markdown links: a run's detail page from an incident's evidence.
@@ -191,7 +196,7 @@ def test_every_page_shows_hostile_words_as_text(hostile: tuple[Path, Path, str, 
     for chart in at.get("plotly_chart"):
         labels = _strings(json.loads(chart.proto.spec))
         assert not [s for s in labels if "<img" in s or "<script" in s or "\x1b" in s], f"{page}: markup in a chart label"
-    read = "\n".join(as_read(s) for s in sources)
+    read = "\n".join(as_read(s) for s in sources).replace(five_whys.WORD_JOINER, "")  # the joiner is invisible
     if page in ("pages/runs.py", "pages/incidents.py"):
         for words in (LINK, IMAGE, SCRIPT, IMG):
             assert words in read, f"{page}: {words!r} is shown, as text"
@@ -234,7 +239,7 @@ def test_github_bodies_hold_no_live_markup_and_no_mentions(hostile: tuple[Path, 
         assert marker.startswith("<!-- pathwatch:incident:") and marker.endswith(" -->")
         assert not live_markup(rest), live_markup(rest)
         assert not MENTION.search(rest), MENTION.search(rest)
-        assert "@\u200dorg/team" in rest and "@\u200dsomeone" in rest, "mentions are kept readable, but inert"
+        assert "@\u2060org/team" in rest and "@\u2060someone" in rest, "mentions are kept readable (a word joiner after the @), but inert"
         assert FORGED not in rest and "\x1b" not in rest
     revision_lines = [ln for ln in bodies[0].splitlines() if ln.startswith("- revision ")]
     assert revision_lines and not [ln for ln in revision_lines if MD_ESCAPE.search(markdown_outside_code(ln)[1][0])], revision_lines
@@ -275,3 +280,33 @@ def test_the_analysis_cli_prints_one_inert_line_per_item(hostile: tuple[Path, Pa
     for out in (listed.stdout, logs.stdout, report.stdout, listed.stderr, logs.stderr, report.stderr):
         assert "\x1b" not in out
         assert not [ln for ln in out.splitlines() if ln.startswith("FAIL fake line")], "no forged line"
+
+
+# ---------------------------------------------------------------- in a real browser
+
+#: What would make hostile words live in the DOM: links or images to them (the dashboard's own links are to
+#: 127.0.0.1 with a port), scripts or handlers from them, and SVG (plotly) links.
+DOM_PROBE = ("JSON.stringify({links: [...document.querySelectorAll('a[href]')].filter(a => /^javascript:|^http:\\/\\/127\\.0\\.0\\.1\\/x/i.test(a.href)).length,"
+             " images: [...document.querySelectorAll('img')].filter(i => /127\\.0\\.0\\.1|^x$/.test(i.getAttribute('src') || '')).length,"
+             " scripts: [...document.scripts].filter(s => s.text.includes('alert(1)')).length,"
+             " handlers: [...document.querySelectorAll('[onerror]')].length,"
+             " svgLinks: document.querySelectorAll('svg a').length})")
+
+
+@pytest.mark.browser
+def test_hostile_words_stay_text_in_a_real_browser(hostile: tuple[Path, Path, str, str], tmp_path: Path) -> None:
+    from tests.browser.harness import chromium, streamlit_dashboard, tab
+    from tests.conftest import poll
+
+    db, log, detected, _ = hostile
+    pages = {"runs?run=hostile1": "Server log lines around this run", f"incidents?incident={detected}": "What the server said"}
+    with streamlit_dashboard(db, tmp_path, PATHWATCH_READ_ONLY="1", PATHWATCH_SERVER_LOG=str(log)) as base, chromium(tmp_path / "profile") as port:
+        for path, heading in pages.items():
+            with tab(port, f"{base}{path}") as dt:
+                try:
+                    poll(lambda dt=dt, heading=heading: heading in dt.text() and LINK in dt.text(), deadline_s=90, every_s=0.25)
+                except AssertionError as exc:
+                    raise AssertionError(f"{path}: the hostile words never showed; the page says: {dt.text()[-2500:]}") from exc
+                text = dt.text().replace(five_whys.WORD_JOINER, "")
+                assert IMAGE in text and SCRIPT in text and IMG in text, f"{path}: shown as text"
+                assert dt.evaluate(DOM_PROBE) == '{"links":0,"images":0,"scripts":0,"handlers":0,"svgLinks":0}', (path, dt.evaluate(DOM_PROBE))
