@@ -291,10 +291,18 @@ def shown(text: Any, limit: int) -> str:
     return printable(clip(str(text), limit, known_secrets()), keep_newlines=True)
 
 
-def plot_label(text: Any) -> str:
+def plot_label(text: Any, secrets: tuple[str, ...] | None = None) -> str:
     """Outside text as a plotly label (axis, hover, annotation): plotly reads ``<a href>``, ``<b>``, ... in labels, so the
     markup characters go in as entities, which plotly shows as the characters themselves."""
-    return printable(clip(str(text), 200, known_secrets())).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    said = clip(str(text), 200, known_secrets() if secrets is None else secrets)
+    return printable(said).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plot_labels(values: pd.Series) -> pd.Series:
+    """:func:`plot_label` for a column, computed once per distinct value (a chart may carry thousands of runs)."""
+    secrets = known_secrets()
+    labels = {v: plot_label(v, secrets) for v in values.dropna().unique()}
+    return values.map(lambda v: labels.get(v, v))
 
 
 def link(url: Any) -> str:

@@ -25,7 +25,7 @@ if f is not None:
             "runs": c.runs, "success rate": 1 - c.failures / c.runs if c.runs else None,
             "dominant failure": c.dominant_mode or "none",
         } for rev, ts, c in sides])
-        labels = timeline.assign(**{c: timeline[c].map(ui.plot_label) for c in ("revision", "full revision", "dominant failure")})
+        labels = timeline.assign(**{c: ui.plot_labels(timeline[c]) for c in ("revision", "full revision", "dominant failure")})
         fig = px.timeline(labels, x_start="start", x_end="end", y="revision", color="dominant failure", hover_data=["full revision", "runs", "success rate"])
         fig.update_yaxes(autorange="reversed")
         st.plotly_chart(fig, key="dep_timeline")

@@ -49,9 +49,8 @@ if f is not None:
 
     st.subheader("Timeline")
     if not df.empty:
-        points = df.assign(time=ui.ts_axis(df["started_ts"]).to_numpy(), target=df["target"].map(ui.plot_label),
-                           revision=df["revision"].map(lambda r: ui.plot_label(r) if isinstance(r, str) else r),
-                           run_id=df["run_id"].map(ui.plot_label))
+        points = df.assign(time=ui.ts_axis(df["started_ts"]).to_numpy(), target=ui.plot_labels(df["target"]),
+                           revision=ui.plot_labels(df["revision"]))  # run ids are ours (synced ones are checked): plain
         fig = px.scatter(points, x="time", y="target", color="outcome", hover_data=["run_id", "revision", "close_code"],
                          color_discrete_map=ui.OUTCOME_COLOURS)
         st.plotly_chart(ui.add_deploy_markers(fig, start, end), key="inc_timeline")

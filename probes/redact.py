@@ -8,6 +8,7 @@ whether or not anyone told us about them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -55,12 +56,13 @@ def strip_secret(value: str | None) -> str:
     return (value or "").strip()
 
 
-def _forms(secret: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _forms(secret: str) -> frozenset[str]:
     """The ways a secret shows up in text: as is, stripped, as ``repr`` and JSON quote it (an inner CR becomes ``\\r``),
     and, when it holds whitespace or control characters, each long-enough piece between them."""
     forms = {secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1]}
     forms |= {part for part in re.split(r"[\s\x00-\x1f\x7f]+", secret) if len(part) >= MIN_KNOWN_SECRET}
-    return {f for f in forms if len(f) >= 4}
+    return frozenset(f for f in forms if len(f) >= 4)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
