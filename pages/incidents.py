@@ -215,7 +215,7 @@ if f is not None:
                     # A pasted log line may hold a token: the annotation is stored (and later published) redacted.
                     store_incidents.save_five_whys(s, inc_id, redact_data(fw.to_dict(), known_secrets()), who or "", datetime.now(UTC).isoformat(timespec="seconds"),
                                                    five_whys.describe_change(saved, fw))
-                st.success(f"Saved by {who}.")
+                st.success(f"Saved by {ui.md(who)}.")
             except five_whys.AnnotationError as exc:
                 st.error(f"Not saved: {exc}")
         if who is None and not ui.oidc_configured():
