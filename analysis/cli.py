@@ -19,6 +19,7 @@ from analysis.report import build, iso, parse_duration, to_text
 from analysis.settings import settings_from_env
 from probes.cli import _Parser
 from probes.errors import ConfigError, PathwatchError
+from probes.redact import clip, known_secrets, printable, redact
 from store import incidents as store_incidents
 from store import kv, resolve_db_path
 from store.sqlite import open_store
@@ -151,18 +152,36 @@ def _superseded(store, stored: list[dict[str, Any]], found: list[incidents.Incid
             for s in keep if not s.get("superseded")], removed
 
 
+def _say(text: str) -> str:
+    """Text for a terminal that may quote outside words (signatures, notes, server messages): redacted, one line each."""
+    return "\n".join(printable(line) for line in redact(text, known_secrets()).split("\n"))
+
+
+def _inert(value: Any, secrets: tuple[str, ...] | None = None) -> Any:
+    """Every string inside the report made one printable, redacted line, so outside words cannot add a line to the text."""
+    secrets = known_secrets() if secrets is None else secrets
+    if isinstance(value, str):
+        return printable(redact(value, secrets))
+    if isinstance(value, dict):
+        return {k: _inert(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_inert(v, secrets) for v in value]
+    return value
+
+
 def _print_list(items: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]) -> int:
-    """One JSON array, or one line per item for people."""
+    """One JSON array, or one line per item for people (each item exactly one printable line)."""
     if as_json:
         print(json.dumps(items))
     else:
         for item in items:
-            print(line(item))
+            print(printable(redact(line(item), known_secrets())))
     return 0
 
 
 def _logs(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[no-untyped-def]
     from analysis import server_logs
+    from integrations.cloud_logging import Skips
     from integrations.server_errors import collect, default_source
     from probes.config import load_config
 
@@ -178,16 +197,20 @@ def _logs(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[n
         wanted = [services[t] for t in inc.get("targets") or services if t in services]
         service = wanted[0] if wanted else None
     end = inc.get("end_ts") if inc.get("end_ts") is not None else now
-    rows = collect(store, source, float(inc["start_ts"]), float(end), service=service, revisions=tuple(inc.get("revisions") or ()))
-    errors = [server_logs.parse_entry(r["entry"]) for r in rows]
+    skips = Skips(report=lambda line: print(f"pathwatch: {line}", file=sys.stderr))
+    rows = collect(store, source, float(inc["start_ts"]), float(end), service=service, revisions=tuple(inc.get("revisions") or ()), skips=skips)
+    secrets = known_secrets()
+    errors = [server_logs.parse_entry(r["entry"], secrets) for r in rows]
     summary = server_logs.summarise(errors)
     linked = sum(1 for r in rows if r["run_id"])
     if args.json:
-        print(json.dumps({"incident": args.incident, "source": source.name, "entries": len(rows), "linked_to_runs": linked, "signatures": summary}))
+        print(json.dumps({"incident": args.incident, "source": source.name, "entries": len(rows), "linked_to_runs": linked,
+                          "skipped": skips.count, "skipped_ids": skips.ids, "signatures": summary}))
     else:
-        print(f"{len(rows)} server error entries around {args.incident} from {source.name}; {linked} linked to probe runs")
+        print(_say(f"{len(rows)} server error entries around {args.incident} from {source.name}; {linked} linked to probe runs"
+                   + (f"; {skips.count} malformed entries skipped" if skips.count else "")))
         for g in summary:
-            print(f"  {g['count']:5d} x {g['signature']}  ({', '.join(g['revisions'])})")
+            print(printable(redact(f"  {g['count']:5d} x {g['signature']}  ({', '.join(g['revisions'])})", secrets)))
     return 0
 
 
@@ -204,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "report":
                 report = build(_frame(store, since_s, now), now=now, since_s=since_s, config=config,
                                stored_incidents=store_incidents.list_incidents(store), manual_deploys=store_incidents.list_deploys(store))
-                print(json.dumps(report, default=str) if args.json else to_text(report), end="\n" if args.json else "")
+                print(json.dumps(report, default=str) if args.json else _say(to_text(_inert(report))), end="\n" if args.json else "")
                 return 1 if any(i.get("status") == "open" for i in report["incidents"]) else 0
             if args.command == "incidents" and args.action == "detect":
                 summary = _detect(store, config, now, chunk_s)
@@ -219,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                 start, end = _iso_arg(args.start, "--start"), _iso_arg(args.end, "--end") if args.end else None
                 if end is not None and end < start:
                     raise ConfigError(f"--end {args.end!r}: before --start {args.start!r}")
-                inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], args.title, start, end, tuple(args.target))  # type: ignore[union-attr]
+                title = redact(args.title, known_secrets())  # a pasted log line may hold a token: never stored
+                inc = incidents.manual("MAN-" + iso(now).replace("-", "").replace(":", "")[:15], title, start, end, tuple(args.target))  # type: ignore[union-attr]
                 store_incidents.upsert_incidents(store, [inc.to_dict()], iso(now) or "")
                 print(inc.id)
                 return 0
@@ -227,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.revision.strip() or len(args.revision) > 200:
                     raise ConfigError("--revision: give the deployed revision's name (1 to 200 characters)")
                 at = _iso_arg(args.at, "--at") if args.at else now
-                store_incidents.add_deploy(store, args.revision.strip(), at, note=args.note[:2000])
-                print(f"deploy {args.revision.strip()} at {iso(at)} recorded")
+                store_incidents.add_deploy(store, args.revision.strip(), at, note=clip(args.note, 2000, known_secrets()))
+                print(_say(f"deploy {args.revision.strip()} at {iso(at)} recorded"))
                 return 0
             if args.command == "deploys" and args.action == "list":
                 return _print_list(store_incidents.deploy_entries(store), args.json, lambda d: f"{iso(d['at_ts'])}  {d['revision']}  {d['note']}")
@@ -240,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 settings = settings_from_env()
                 res = publish_incident(store, args.incident, args.repo, args.issue, now=now, report_config=settings.report,
                                        dashboard_url=settings.dashboard.public_url)
-                print(f"{res.action.replace('_', ' ')}: {res.url}")
+                print(_say(f"{res.action.replace('_', ' ')}: {res.url}"))
                 return 0
             if args.command == "five-whys":
                 inc = store_incidents.get_incident(store, args.incident)
@@ -248,12 +272,12 @@ def main(argv: list[str] | None = None) -> int:
                     raise ConfigError(f"--incident {args.incident!r}: no such incident (run `python -m analysis incidents detect`)")
                 doc = store_incidents.load_five_whys(store, args.incident)
                 fw = five_whys.FiveWhys.from_dict(doc) if doc else five_whys.FiveWhys(args.incident)
-                print(five_whys.to_markdown(fw, inc.get("title", "")), end="")
+                print(five_whys.to_markdown(fw, inc.get("title", ""), known_secrets()), end="")
                 return 0
     except ConfigError as exc:
-        print(f"pathwatch: config error: {exc}", file=sys.stderr)
+        print(f"pathwatch: config error: {printable(redact(str(exc), known_secrets()))}", file=sys.stderr)
         return 2
     except PathwatchError as exc:
-        print(f"pathwatch: {exc}", file=sys.stderr)
+        print(f"pathwatch: {printable(redact(str(exc), known_secrets()))}", file=sys.stderr)
         return 3
     return 2

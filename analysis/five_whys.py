@@ -8,11 +8,12 @@ HTML, script or ``javascript:`` link in an annotation ever runs anywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from probes.errors import PathwatchError
+from probes.redact import printable, redact
 
 EVIDENCE_KINDS = ("run", "signature", "log", "revision", "link")
 COUNTERMEASURE_STATUSES = ("open", "in_progress", "done")
@@ -170,34 +171,66 @@ def describe_change(before: FiveWhys | None, after: FiveWhys) -> str:
     return "; ".join(parts) or "saved without changes"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+#: Markdown punctuation, plus what Streamlit and GitHub add: ``$`` (math), ``:`` (emoji, icons, ``:red[...]``, and the
+#: ``http://`` of a bare-URL autolink; ``.`` breaks ``www.`` and e-mail autolinks).
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:])")
+_BACKTICKS = re.compile(r"`+")
 
 
-def escape(text: str) -> str:
-    """Text safe to embed in Markdown: HTML entities and Markdown punctuation are neutralised."""
+#: An invisible character that breaks what GFM turns into a link by itself, after escapes are resolved: ``http://``,
+#: ``www.``, ``a@b.c`` (and GitHub's ``@mentions``).
+WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGERS = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+
+
+def escape(text: str, secrets: Iterable[str] = ()) -> str:
+    """Outside text as inert Markdown: redacted, on one line, HTML entities and Markdown punctuation neutralised.
+
+    Redaction comes first: once escaped, a token's ``-`` and ``.`` carry backslashes and no pattern finds it. Bare
+    URLs and e-mail addresses get a word joiner: GitHub and Streamlit link them after resolving escapes.
+    """
+    text = printable(redact(text, secrets).replace("\r\n", " ").replace("\r", " ").replace("\n", " "))
+    text = _AUTOLINK_TRIGGERS.sub(WORD_JOINER, text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("\r", " ").replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def _safe_link(url: str | None) -> str:
-    if url and re.match(r"https?://[^\s<>()\[\]]+$", url):
+def code(text: str, secrets: Iterable[str] = ()) -> str:
+    """Outside text as an inline code span: shown exactly as written, with no backslash escapes.
+
+    Inside a code span Markdown, HTML and entities are not interpreted, so nothing needs escaping; the fence is
+    one backtick longer than any run of backticks in the text, so the text cannot close it early.
+    """
+    text = printable(redact(text, secrets).replace("\r\n", " ").replace("\r", " ").replace("\n", " "))
+    fence = "`" * (max((len(m) for m in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if not text or text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _safe_link(url: str | None, secrets: Iterable[str] = ()) -> str:
+    """A link a person attached on purpose: an autolink for plain http(s) URLs, escaped text for anything else."""
+    url = redact(url or "", secrets)
+    if re.match(r"https?://[^\s<>()\[\]`]+$", url):
         return f"<{url}>"
-    return escape(url or "")
+    return escape(url)
 
 
-def to_markdown(fw: FiveWhys, title: str = "") -> str:
-    lines = [f"## Five whys: {escape(title or fw.incident_id)}", ""]
+def to_markdown(fw: FiveWhys, title: str = "", secrets: Iterable[str] = ()) -> str:
+    """The five whys as Markdown; every piece of text people wrote is redacted and escaped."""
+    def t(text: str) -> str:
+        return escape(str(text), secrets)
+
+    lines = [f"## Five whys: {t(title or fw.incident_id)}", ""]
     for i, w in enumerate(fw.whys, 1):
         mark = " *(draft)*" if w.draft else ""
-        lines.append(f"{i}. **{escape(w.question)}**{mark}  ")
-        lines.append(f"   {escape(w.answer)}")
+        lines.append(f"{i}. **{t(w.question)}**{mark}  ")
+        lines.append(f"   {t(w.answer)}")
         for e in w.evidence:
-            ref = _safe_link(e.ref) if e.kind == "link" else escape(e.ref)
-            lines.append(f"   - {e.kind}: {ref}" + (f" ({escape(e.note)})" if e.note else ""))
-    lines += ["", f"**Root cause:** {escape(fw.root_cause) or '_not yet agreed_'}", ""]
+            ref = _safe_link(e.ref, secrets) if e.kind == "link" else t(e.ref)
+            lines.append(f"   - {t(e.kind)}: {ref}" + (f" ({t(e.note)})" if e.note else ""))
+    lines += ["", f"**Root cause:** {t(fw.root_cause) or '_not yet agreed_'}", ""]
     if fw.countermeasures:
         lines += ["| action | owner | due | status | tracking |", "| --- | --- | --- | --- | --- |"]
         for c in fw.countermeasures:
-            lines.append(f"| {escape(c.action)} | {escape(c.owner)} | {c.due or ''} | {c.status} | {_safe_link(c.tracking_link)} |")
+            lines.append(f"| {t(c.action)} | {t(c.owner)} | {t(c.due or '')} | {t(c.status)} | {_safe_link(c.tracking_link, secrets)} |")
     return "\n".join(lines) + "\n"

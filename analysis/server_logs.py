@@ -9,6 +9,7 @@ at agent_service_core.py:544``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+
+from probes.redact import clip, printable
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in (\S+))?')
 _EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s*(.*))?$")
@@ -38,29 +41,35 @@ class ServerError:
 
     @property
     def signature(self) -> str:
+        """One inert line: the exception and its last frame, or the first line of the text."""
         if self.exc_type is None:
             first = self.text.strip().splitlines()[0] if self.text.strip() else "error without text"
-            return first[:200]
+            return printable(first[:200])
         msg = f"{self.exc_type}: {self.exc_message}" if self.exc_message else self.exc_type
-        return f"{msg} at {self.frame}" if self.frame else msg
+        return printable(f"{msg} at {self.frame}" if self.frame else msg)
 
 
-def entry_text(entry: dict[str, Any]) -> str:
-    """The entry's human text: textPayload, or the most telling field of jsonPayload."""
+def entry_text(entry: dict[str, Any], secrets: Iterable[str] = ()) -> str:
+    """The entry's human text, redacted before it is cut: textPayload, or the most telling field of jsonPayload."""
+    secrets = tuple(secrets)
+
+    def cut(text: str) -> str:
+        return clip(text, MAX_TEXT, secrets)
+
     if isinstance(entry.get("textPayload"), str):
-        return entry["textPayload"][:MAX_TEXT]
+        return cut(entry["textPayload"])
     payload = entry.get("jsonPayload") or {}
     if isinstance(payload, dict):
         err = payload.get("error")
         if isinstance(err, dict) and isinstance(err.get("stack"), str):
-            return err["stack"][:MAX_TEXT]
-        parts = [str(payload[k]) for k in _JSON_TEXT_FIELDS if isinstance(payload.get(k), str) and payload.get(k)]
+            return cut(err["stack"])
         # A traceback field wins; else message and the rest joined.
         for k in ("stack_trace", "traceback", "exception"):
             if isinstance(payload.get(k), str) and "Traceback" in payload[k]:
-                return (str(payload.get("message", "")) + "\n" + payload[k]).strip()[:MAX_TEXT]
-        return "\n".join(parts)[:MAX_TEXT]
-    return str(payload)[:MAX_TEXT]
+                message = payload.get("message")
+                return cut(((message if isinstance(message, str) else "") + "\n" + payload[k]).strip())
+        return cut("\n".join(payload[k] for k in _JSON_TEXT_FIELDS if isinstance(payload.get(k), str) and payload.get(k)))
+    return cut(str(payload))
 
 
 def parse_traceback(text: str) -> tuple[str | None, str | None, str | None]:
@@ -88,27 +97,38 @@ def session_of(entry: dict[str, Any]) -> str | None:
     ``backend_test_headers``) as a label, a payload field or a request header."""
     labels = entry.get("labels") or {}
     for key in ("pathwatch_run", "x_pathwatch_run", "x-pathwatch-run", "x_test_session", "x-test-session", "test_session"):
-        if labels.get(key):
-            return str(labels[key])
+        if isinstance(labels, dict) and labels.get(key):
+            return _run_id_or_none(labels[key])
     payload = entry.get("jsonPayload") or {}
     if isinstance(payload, dict):
         for key in ("pathwatch_run", "x_pathwatch_run", "x_test_session", "test_session", "session"):
             if isinstance(payload.get(key), str):
-                return payload[key]
+                return _run_id_or_none(payload[key])
         headers = payload.get("headers")
         if isinstance(headers, dict):
             for k, v in headers.items():
                 if k.lower() in ("x-pathwatch-run", "x-test-session"):
-                    return str(v)
+                    return _run_id_or_none(v)
     return None
 
 
-def parse_entry(entry: dict[str, Any]) -> ServerError:
-    text = entry_text(entry)
+def _run_id_or_none(value: Any) -> str | None:
+    """A session id as logged, when it could be a run id (short, one line); anything else links nothing."""
+    text = str(value)
+    return text if 0 < len(text) <= 200 and text == printable(text) else None
+
+
+def parse_entry(entry: dict[str, Any], secrets: Iterable[str] = ()) -> ServerError:
+    """The entry as a :class:`ServerError`, its text redacted with ``secrets`` before any cut.
+
+    Readers check entries first (``integrations.cloud_logging.check_entry``) and skip what they cannot read.
+    """
+    text = entry_text(entry, secrets)
     exc_type, exc_msg, frame = parse_traceback(text)
     labels = (entry.get("resource") or {}).get("labels") or {}
+    digest = hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:8]
     return ServerError(
-        insert_id=str(entry.get("insertId") or f"{entry.get('timestamp')}-{hash(text) & 0xFFFFFFFF:x}"), ts=_ts(entry),
+        insert_id=str(entry.get("insertId") or f"{entry.get('timestamp')}-{digest}"), ts=_ts(entry),
         severity=str(entry.get("severity", "DEFAULT")), service=labels.get("service_name"), revision=labels.get("revision_name"),
         session=session_of(entry), exc_type=exc_type, exc_message=exc_msg, frame=frame, text=text,
     )

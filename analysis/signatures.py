@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from probes.redact import clip, printable
+
 #: Upper edges (s after start_agent) of the time-to-failure bands.
 TTF_BANDS: tuple[tuple[float, str], ...] = ((1, "<1s"), (5, "1-5s"), (10, "5-10s"), (30, "10-30s"), (60, "30-60s"), (float("inf"), ">60s"))
 
@@ -54,7 +56,9 @@ def _key(outcome: str, phase: str | None, code: int | None, band: str, server: s
 
 
 def describe(outcome: str, phase: str | None, code: int | None, reason: str | None, http_status: int | None, median_ms: float | None, server: str | None) -> str:
-    """The sentence an engineer would write for this failure."""
+    """The sentence an engineer would write for this failure: one line; the server's words redacted and bounded."""
+    reason = _outside(reason, MAX_REASON)
+    server = _outside(server, MAX_SERVER)
     after = f"about {median_ms / 1000:.1f} s after start_agent" if median_ms is not None else None
     before = f"before {phase}" if phase else ""
     if outcome == "upgrade_rejected":
@@ -70,6 +74,16 @@ def describe(outcome: str, phase: str | None, code: int | None, reason: str | No
     if server:
         text += f" (server: {server})"
     return text
+
+
+#: A WebSocket close reason is at most 123 bytes; a server signature at most a line.
+MAX_REASON = 200
+MAX_SERVER = 300
+
+
+def _outside(text: str | None, limit: int) -> str | None:
+    """Server text inside a sentence: redacted, then cut, on one line with control characters shown escaped."""
+    return None if text is None else clip(printable(text), limit)
 
 
 def group_failures(df: pd.DataFrame, server_signatures: Mapping[str, str] | None = None) -> list[Signature]:

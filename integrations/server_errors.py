@@ -4,11 +4,13 @@ to runs, and keep them in the store, so the client's "1011 after 7 s" sits next 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from analysis import server_logs
 from integrations import cloud_logging
+from probes.redact import known_secrets, redact_data
 from store import server_logs as stored
 from store.sqlite import Store
 
@@ -37,11 +39,16 @@ def default_source(project: str | None = None, log_file: str | None = None, envi
 
 
 def collect(store: Store, source: Source, start_ts: float, end_ts: float, *, service: str | None = None,
-            revisions: tuple[str, ...] = (), margin_s: float = MARGIN_S) -> list[dict[str, Any]]:
-    """Fetch ERROR+ entries of the window (plus a margin), link each to a run, store them; returns the stored rows."""
+            revisions: tuple[str, ...] = (), margin_s: float = MARGIN_S, skips: cloud_logging.Skips | None = None) -> list[dict[str, Any]]:
+    """Fetch ERROR+ entries of the window (plus a margin), link each to a run, store them; returns the stored rows.
+
+    Every entry is redacted (the secrets in this process's environment, then token shapes) before it is parsed,
+    cut or stored. Entries that cannot be read are skipped and counted in ``skips`` (default: reported on stderr).
+    """
+    skips = skips if skips is not None else cloud_logging.Skips(report=lambda line: print(f"pathwatch: {line}", file=sys.stderr))
     lo, hi = start_ts - margin_s, end_ts + margin_s
     if source.log_file:
-        entries = cloud_logging.read_log_file(source.log_file, lo, hi, service)
+        entries = cloud_logging.read_log_file(source.log_file, lo, hi, service, skips=skips)
     else:
         if not service:
             from probes.errors import ConfigError
@@ -49,8 +56,10 @@ def collect(store: Store, source: Source, start_ts: float, end_ts: float, *, ser
             raise ConfigError("fetching server logs from Cloud Logging needs the service name (service_name in the target's config, or --service)")
         entries = []
         for rev in revisions or (None,):
-            entries += cloud_logging.fetch_server_errors(str(source.project), service, lo, hi, rev)
-    errors = [server_logs.parse_entry(e) for e in entries]
+            entries += cloud_logging.fetch_server_errors(str(source.project), service, lo, hi, rev, skips=skips)
+    secrets = known_secrets()
+    entries = [redact_data(e, secrets) for e in entries]
+    errors = [server_logs.parse_entry(e, secrets) for e in entries]
     runs = store.run_rows(("run_id", "started_ts", "total_ms"), since_ts=lo - 300, until_ts=hi)
     ids = [r[0] for r in runs]
     starts = [r[1] for r in runs]

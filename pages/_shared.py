@@ -7,6 +7,7 @@ the answers. No statistics here; reads go through ``store``.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,11 +18,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import rollups
+from analysis import five_whys, rollups
 from analysis.frame import COLUMNS, runs_frame
 from analysis.settings import Settings, settings_from_env
 from probes.errors import PathwatchError
 from probes.record import ProbeRun
+from probes.redact import clip, known_secrets, printable, redact
 from store import incidents as store_incidents
 from store import resolve_db_path, rollup
 from store.sqlite import Store, open_store
@@ -282,9 +284,57 @@ def add_deploy_markers(fig: go.Figure, start_ts: float | None = None, end_ts: fl
             continue
         x = pd.Timestamp(ts, unit="s", tz="UTC")
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line={"dash": "dash", "width": 1, "color": "#555"})
-        fig.add_annotation(x=x, y=1, yref="paper", text=short_revision(rev), showarrow=False, textangle=-90, xanchor="right", yanchor="top",
+        fig.add_annotation(x=x, y=1, yref="paper", text=plot_label(short_revision(rev)), showarrow=False, textangle=-90, xanchor="right", yanchor="top",
                            font={"size": 10, "color": "#555"})
     return fig
+
+
+# ---------------------------------------------------------------- outside text, shown inert
+# Revisions, targets, close reasons, signatures, server log lines, URLs GitHub sent back: redacted with the secrets
+# of this process (then token shapes), then shown so that nothing in them renders as a link, an image or HTML.
+
+def md(text: Any) -> str:
+    """Outside text inside Markdown (st.markdown, captions, alerts): redacted, escaped, one line."""
+    return five_whys.escape(str(text), known_secrets())
+
+
+def code(text: Any) -> str:
+    """Outside text as an inline code span in Markdown: redacted, shown exactly, no backslashes."""
+    return five_whys.code(str(text), known_secrets())
+
+
+def shown(text: Any, limit: int) -> str:
+    """Outside text for st.code / st.text / tables: redacted, then cut to ``limit``, control characters shown escaped."""
+    return printable(clip(str(text), limit, known_secrets()), keep_newlines=True)
+
+
+def plot_label(text: Any, secrets: tuple[str, ...] | None = None) -> str:
+    """Outside text as a plotly label (axis, hover, annotation): plotly reads ``<a href>``, ``<b>``, ... in labels, so the
+    markup characters go in as entities, which plotly shows as the characters themselves."""
+    said = clip(str(text), 200, known_secrets() if secrets is None else secrets)
+    return printable(said).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plot_labels(values: pd.Series) -> pd.Series:
+    """:func:`plot_label` for a column, computed once per distinct value (a chart may carry thousands of runs)."""
+    secrets = known_secrets()
+    labels = {v: plot_label(v, secrets) for v in values.dropna().unique()}
+    return values.map(lambda v: labels.get(v, v))
+
+
+def link(url: Any) -> str:
+    """A Markdown link only to a plain http(s) URL (e.g. the issue GitHub sent back), else the URL as escaped text.
+
+    The URL may hold none of Markdown's link or HTML characters (``[]()<>`` quotes, spaces, ``$``, ``*``), so it is
+    safe as its own label.
+    """
+    text = str(url or "")
+    if _PLAIN_URL.fullmatch(text) and text == redact(text, known_secrets()):
+        return f"[{text}]({text})"
+    return md(text)
+
+
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@&+,;=%-]+")
 
 
 def short_revision(rev: str | None) -> str:
@@ -349,7 +399,7 @@ def page_header(title: str, caption: str) -> Filters | None:
     if f is None:
         empty_store_guidance()
         return None
-    st.caption(caption + f" · window {f.range_name}" + (f" · revision {f.revision}" if f.revision else ""))
+    st.caption(caption + f" · window {f.range_name}" + (f" · revision {md(f.revision)}" if f.revision else ""))
     return f
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis import deploys, five_whys, rollups
+from analysis import deploys, rollups
 from pages import _shared as ui
 
 STAND_OUT = {"failure_mode_changed": "error", "not_fixed": "error", "regressed": "error", "fixed": "success", "insufficient_data": "info"}
@@ -25,7 +25,8 @@ if f is not None:
             "runs": c.runs, "success rate": 1 - c.failures / c.runs if c.runs else None,
             "dominant failure": c.dominant_mode or "none",
         } for rev, ts, c in sides])
-        fig = px.timeline(timeline, x_start="start", x_end="end", y="revision", color="dominant failure", hover_data=["runs", "success rate"])
+        labels = timeline.assign(**{c: ui.plot_labels(timeline[c]) for c in ("revision", "full revision", "dominant failure")})
+        fig = px.timeline(labels, x_start="start", x_end="end", y="revision", color="dominant failure", hover_data=["full revision", "runs", "success rate"])
         fig.update_yaxes(autorange="reversed")
         st.plotly_chart(fig, key="dep_timeline")
         st.dataframe(timeline.drop(columns=["start", "end"]).assign(**{"success rate": timeline["success rate"].map(ui.fmt_pct)}),
@@ -38,11 +39,11 @@ if f is not None:
     for v in reversed(checks):
         show = getattr(st, STAND_OUT.get(v.verdict, "info"))
         p = "—" if v.p_value is None else f"{v.p_value:.2g}"
-        show(f"**{v.verdict}**: {five_whys.escape(v.from_revision or '?')} → {five_whys.escape(v.to_revision or '?')} at {ui.fmt_ts(v.at)} "
-             f"(Fisher p = {p})  \n{five_whys.escape(v.reason)}")
+        show(f"**{v.verdict}**: {ui.md(v.from_revision or '?')} → {ui.md(v.to_revision or '?')} at {ui.fmt_ts(v.at)} "
+             f"(Fisher p = {p})  \n{ui.md(v.reason)}")
         cols = st.columns(2)
-        cols[0].caption("before: " + ", ".join(f"{k} {val}" for k, val in v.before.items()))
-        cols[1].caption("after: " + ", ".join(f"{k} {val}" for k, val in v.after.items()))
+        cols[0].caption("before: " + ui.md(", ".join(f"{k} {val}" for k, val in v.before.items())))
+        cols[1].caption("after: " + ui.md(", ".join(f"{k} {val}" for k, val in v.after.items())))
 
     st.subheader("Deploys entered by hand")
     entries = ui.deploy_entries()

@@ -47,7 +47,7 @@ if f is not None:
         st.subheader("Failure signatures, most frequent first")
         sigs = signatures.group_failures(failed)
         for s in sigs[:10]:
-            st.markdown(f"- **{s.count}** × {signatures.sentence(s)}")
+            st.markdown(f"- **{s.count}** × {ui.md(signatures.sentence(s))}")
         st.dataframe(pd.DataFrame([{k: v for k, v in s.to_dict().items() if k not in ("description", "revisions")} for s in sigs]),
                      hide_index=True, key="fail_sigs")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pandas as pd
 import plotly.express as px
@@ -14,6 +15,7 @@ from analysis import deploys, five_whys, impact, server_logs, signatures
 from analysis.five_whys import Countermeasure, Evidence, FiveWhys, Why
 from pages import _shared as ui
 from probes.errors import PathwatchError
+from probes.redact import known_secrets, redact_data
 
 MARGIN_S = 600.0
 
@@ -33,10 +35,10 @@ if f is not None:
     inc_id = st.selectbox("Incident", ids, index=ids.index(wanted) if wanted in ids else 0, key="inc_pick")
     inc = next(i for i in incidents if i["id"] == inc_id)
 
-    st.header(f"{inc_id} · {inc.get('status')}")
-    st.markdown(f"**Signature:** {five_whys.escape(inc.get('signature') or inc.get('title') or 'manual incident')}")
+    st.header(f"{ui.md(inc_id)} · {ui.md(inc.get('status'))}")
+    st.markdown(f"**Signature:** {ui.md(inc.get('signature') or inc.get('title') or 'manual incident')}")
     st.markdown(f"From **{ui.fmt_ts(inc.get('start_ts'))}** to **{ui.fmt_ts(inc.get('end_ts')) if inc.get('end_ts') else 'now (open)'}** · "
-                f"revisions: {', '.join(f'`{r}`' for r in inc.get('revisions') or []) or '—'}")
+                f"revisions: {', '.join(ui.code(r) for r in inc.get('revisions') or []) or '—'}")
 
     start = float(inc["start_ts"]) - MARGIN_S
     end_ts = inc.get("end_ts")
@@ -47,7 +49,8 @@ if f is not None:
 
     st.subheader("Timeline")
     if not df.empty:
-        points = df.assign(time=ui.ts_axis(df["started_ts"]).to_numpy())
+        points = df.assign(time=ui.ts_axis(df["started_ts"]).to_numpy(), target=ui.plot_labels(df["target"]),
+                           revision=ui.plot_labels(df["revision"]))  # run ids are ours (synced ones are checked): plain
         fig = px.scatter(points, x="time", y="target", color="outcome", hover_data=["run_id", "revision", "close_code"],
                          color_discrete_map=ui.OUTCOME_COLOURS)
         st.plotly_chart(ui.add_deploy_markers(fig, start, end), key="inc_timeline")
@@ -62,36 +65,42 @@ if f is not None:
     st.subheader("Evidence")
     sigs = signatures.group_failures(during)
     for s in sigs[:3]:
-        st.markdown(f"- {signatures.sentence(s)}")
+        st.markdown(f"- {ui.md(signatures.sentence(s))}")
     for run_id in inc.get("evidence_runs") or []:
-        st.markdown(f"- run [`{run_id}`](./runs?run={run_id})")
+        st.markdown(f"- run [{ui.code(run_id)}](./runs?run={quote(str(run_id), safe='')})")
     checks = [v for v in deploys.fix_validations(df) if v.verdict != "insufficient_data"]
     for v in checks:
-        st.markdown(f"- deploy {v.from_revision} → {v.to_revision}: **{v.verdict}** ({v.reason})")
+        st.markdown(f"- deploy {ui.code(v.from_revision)} → {ui.code(v.to_revision)}: **{v.verdict}** ({ui.md(v.reason)})")
 
     st.subheader("What the server said")
     source = ui.log_source()
     logs = ui.server_logs_in(float(inc["start_ts"]) - 60, (float(end_ts) if end_ts is not None else f.now) + 60)
     local_first_view = source is not None and source.log_file and not logs  # a local file is cheap: read it without asking
-    if local_first_view or (source is not None and st.button(f"Fetch server errors ({source.name})", key="inc_fetch_logs")):
+    if local_first_view or (source is not None and st.button(f"Fetch server errors ({ui.md(source.name)})", key="inc_fetch_logs")):
+        from integrations.cloud_logging import Skips
+
+        skips = Skips()
         try:
             ui.collect_server_logs(source, float(inc["start_ts"]), float(end_ts) if end_ts is not None else f.now,
-                                   service=os.environ.get("PATHWATCH_SERVICE"), revisions=tuple(inc.get("revisions") or ()))
+                                   service=os.environ.get("PATHWATCH_SERVICE"), revisions=tuple(inc.get("revisions") or ()), skips=skips)
             logs = ui.server_logs_in(float(inc["start_ts"]) - 60, (float(end_ts) if end_ts is not None else f.now) + 60)
         except PathwatchError as exc:
-            st.error(str(exc))
+            st.error(ui.md(exc))
+        if skips.count:
+            st.caption(f"Skipped {skips.count} malformed server log entries: " + ", ".join(ui.code(i) for i in skips.ids))
     if not logs:
         st.caption("No server errors stored for this window." + ("" if source else " Configure PATHWATCH_SERVER_LOG or PATHWATCH_GCP_PROJECT."))
-    for g in server_logs.summarise(server_logs.parse_entry(r["entry"]) for r in logs):
-        st.markdown(f"- **{g['count']}** × `{five_whys.escape(g['signature'])}` ({', '.join(g['revisions'])})")
+    secrets = known_secrets()
+    for g in server_logs.summarise(server_logs.parse_entry(r["entry"], secrets) for r in logs):
+        st.markdown(f"- **{g['count']}** × {ui.code(g['signature'])} ({', '.join(ui.code(r) for r in g['revisions'])})")
     if logs:
-        st.code(server_logs.entry_text(logs[0]["entry"])[:4000], language=None)
+        st.code(ui.shown(server_logs.entry_text(logs[0]["entry"], secrets), 4000), language=None)
 
     # ------------------------------------------------------------ GitHub
     st.subheader("GitHub")
     link = ui.github_link(inc_id)
     if link:
-        st.markdown(f"Tracking: [{link}]({link})")
+        st.markdown(f"Tracking: {ui.link(link)}")
     if not ui.read_only():
         g1, g2, g3 = st.columns([3, 1, 2])
         repo = g1.text_input("Repository (OWNER/NAME)", value=os.environ.get("PATHWATCH_GITHUB_REPO", ""), key="gh_repo")
@@ -103,9 +112,9 @@ if f is not None:
                 with ui.reading() as s:
                     res = publish_incident(s, inc_id, repo, int(number) or None, now=f.now, report_config=cfg,
                                            dashboard_url=ui.settings().dashboard.public_url)
-                st.success(f"{res.action.replace('_', ' ').capitalize()}: {res.url}")
+                st.success(f"{res.action.replace('_', ' ').capitalize()}: {ui.link(res.url)}")
             except PathwatchError as exc:
-                st.error(str(exc))
+                st.error(ui.md(exc))
 
     # ------------------------------------------------------------ five whys
     st.subheader("Five whys")
@@ -123,7 +132,7 @@ if f is not None:
     fw: FiveWhys = st.session_state[key]
 
     if ui.read_only():
-        st.markdown(five_whys.to_markdown(fw, inc.get("title") or inc_id))
+        st.markdown(five_whys.to_markdown(fw, inc.get("title") or inc_id, known_secrets()))
     else:
         def _sync() -> None:
             """Copy the widgets' current text into the working copy before any structural change."""
@@ -169,7 +178,7 @@ if f is not None:
                 st.text_input("Question", value=w.question, key=f"{key}_q{i}", max_chars=five_whys.MAX_TEXT)
                 st.text_area("Because", value=w.answer, key=f"{key}_a{i}", max_chars=five_whys.MAX_TEXT, height=68)
                 for e in w.evidence:
-                    st.text(f"evidence · {e.kind}: {e.ref}" + (f" ({e.note})" if e.note else ""))
+                    st.text(ui.shown(f"evidence · {e.kind}: {e.ref}" + (f" ({e.note})" if e.note else ""), 2 * five_whys.MAX_TEXT))
                 c = st.columns([1, 1, 1, 1, 2, 3, 1])
                 c[0].button("↑", key=f"{key}_up{i}", on_click=_move, args=(i, -1), disabled=i == 0)
                 c[1].button("↓", key=f"{key}_down{i}", on_click=_move, args=(i, 1), disabled=i == len(fw.whys) - 1)
@@ -201,9 +210,10 @@ if f is not None:
                 with ui.reading() as s:
                     from store import incidents as store_incidents
 
-                    store_incidents.save_five_whys(s, inc_id, fw.to_dict(), who or "", datetime.now(UTC).isoformat(timespec="seconds"),
+                    # A pasted log line may hold a token: the annotation is stored (and later published) redacted.
+                    store_incidents.save_five_whys(s, inc_id, redact_data(fw.to_dict(), known_secrets()), who or "", datetime.now(UTC).isoformat(timespec="seconds"),
                                                    five_whys.describe_change(saved, fw))
-                st.success(f"Saved by {who}.")
+                st.success(f"Saved by {ui.md(who)}.")
             except five_whys.AnnotationError as exc:
                 st.error(f"Not saved: {exc}")
         if who is None and not ui.oidc_configured():
@@ -211,5 +221,5 @@ if f is not None:
     if history:
         with st.expander(f"Edit history ({len(history)})"):
             st.dataframe(history, hide_index=True, key=f"{key}_history")
-    st.download_button("Download the five whys (Markdown)", five_whys.to_markdown(fw, inc.get("title") or inc_id),
+    st.download_button("Download the five whys (Markdown)", five_whys.to_markdown(fw, inc.get("title") or inc_id, known_secrets()),
                        file_name=f"{inc_id}-five-whys.md", mime="text/markdown", key=f"{key}_md")

@@ -58,7 +58,7 @@ if f is not None:
     by_rev = rollups.phase_percentiles(ui.phase_hist(f.targets, f.since_ts, f.revision), by=["revision"])
     by_rev = by_rev[by_rev["phase"] == phase]
     if not by_rev.empty:
-        by_rev = by_rev.assign(revision=by_rev["revision"].map(ui.short_revision))
+        by_rev = by_rev.assign(revision=ui.plot_labels(by_rev["revision"].map(ui.short_revision)))
         st.plotly_chart(px.bar(by_rev, x="revision", y=["p50", "p95", "p99"], barmode="group", labels={"value": "ms"}), key="lat_by_rev")
 
     st.subheader("One run's waterfall")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from analysis import failures, five_whys, overview, rollups
+from analysis import failures, overview, rollups
 from pages import _shared as ui
 
 f = ui.page_header("Golden path: now", "Per target: status, last run's phases, success rates, error budget, open incident")
@@ -22,10 +22,11 @@ if f is not None:
     for notice in overview.auth_notices(last):
         st.error(notice, icon="🔓")
     for inc in open_incidents:
-        st.warning(f"Open incident {inc['id']} since {ui.fmt_ts(inc.get('start_ts'))}: {five_whys.escape(inc.get('signature') or inc.get('title') or '')}")
+        st.warning(f"Open incident {ui.md(inc['id'])} since {ui.fmt_ts(inc.get('start_ts'))}: {ui.md(inc.get('signature') or inc.get('title') or '')}")
     if not open_incidents and (recent := [i for i in ui.incidents_list() if (i.get("end_ts") or 0) >= f.now - 7 * 86400]):
         last_inc = recent[-1]
-        st.info(f"Last incident {last_inc['id']}, resolved {ui.fmt_ts(last_inc['end_ts'])}: {last_inc.get('signature') or last_inc.get('title')}")
+        st.info(f"Last incident {ui.md(last_inc['id'])}, resolved {ui.fmt_ts(last_inc['end_ts'])}: "
+                f"{ui.md(last_inc.get('signature') or last_inc.get('title') or '')}")
 
     st.dataframe(
         [{
@@ -44,7 +45,7 @@ if f is not None:
             for p in s.strip
         )
         outcome = s.last_run.outcome + (f" (close {s.last_run.close_code})" if s.last_run.close_code is not None else "")
-        st.markdown(f"**{s.target}** · {ui.fmt_ts(ui.ts_of(s.last_run))} · `{outcome}`  \n{chips}")
+        st.markdown(f"**{ui.md(s.target)}** · {ui.fmt_ts(ui.ts_of(s.last_run))} · {ui.code(outcome)}  \n{chips}")
 
     st.subheader("Runs by outcome over time")
     recent, clipped = ui.window_runs(f)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import five_whys, server_logs
+from analysis import server_logs
 from pages import _shared as ui
 from probes.outcomes import Outcome
 from probes.phases import PHASES
-from probes.redact import redact
+from probes.redact import known_secrets
 
 MAX_ROWS = 2000
 MAX_DETAIL = 300
@@ -37,17 +37,17 @@ if f is not None:
     run = ui.run_detail(str(run_id)) if run_id else None
     if run is not None:
         st.divider()
-        st.subheader(f"Run {run.run_id}")
-        st.markdown(f"**{run.outcome}** on `{run.target}` at {run.started_at} · revision `{run.revision or 'unknown'}`"
-                    + (f" → `{run.revision_after}`" if run.revision_after else ""))
+        st.subheader(f"Run {ui.md(run.run_id)}")
+        st.markdown(f"**{ui.md(run.outcome)}** on {ui.code(run.target)} at {ui.md(run.started_at)} · revision {ui.code(run.revision or 'unknown')}"
+                    + (f" → {ui.code(run.revision_after)}" if run.revision_after else ""))
         if run.close_code is not None:
-            st.markdown(f"Closed with **{run.close_code}** {run.close_reason or ''}".rstrip())
+            st.markdown(f"Closed with **{run.close_code}** {ui.md(run.close_reason or '')}".rstrip())
         if run.failed_phase:
-            st.markdown(f"Failed in phase **{run.failed_phase}**")
+            st.markdown(f"Failed in phase **{ui.md(run.failed_phase)}**")
         if run.error:
-            st.code(redact(run.error)[:MAX_DETAIL * 4], language=None)
-        events = pd.DataFrame([{"ms since start": e.elapsed_ms, "event": e.type, "message (redacted, truncated)": redact(e.detail or "")[:MAX_DETAIL]}
-                               for e in run.events])
+            st.code(ui.shown(run.error, MAX_DETAIL * 4), language=None)
+        events = pd.DataFrame([{"ms since start": e.elapsed_ms, "event": ui.shown(e.type, 100),
+                                "message (redacted, truncated)": ui.shown(e.detail or "", MAX_DETAIL)} for e in run.events])
         st.dataframe(events, hide_index=True, key="run_events")
         logs = ui.server_logs_for(run)
         st.subheader("Server log lines around this run")
@@ -57,5 +57,6 @@ if f is not None:
             st.caption("No server errors logged around this run.")
         else:
             for row in logs:
-                st.markdown(f"**{row['severity']}** {ui.fmt_ts(row['ts'])} · revision `{row.get('revision') or '?'}` · {five_whys.escape(row['signature'] or '')}")
-                st.code(redact(server_logs.entry_text(row["entry"]))[:4000], language=None)
+                st.markdown(f"**{ui.md(row['severity'])}** {ui.fmt_ts(row['ts'])} · revision {ui.code(row.get('revision') or '?')} · "
+                            f"{ui.md(row['signature'] or '')}")
+                st.code(ui.shown(server_logs.entry_text(row["entry"], known_secrets()), 4000), language=None)

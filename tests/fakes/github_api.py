@@ -21,6 +21,10 @@ class FakeGitHub:
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
     rate_limited: bool = False
+    #: A hostile or careless server: quote the Authorization header it got in its 401 answer.
+    echo_token: bool = False
+    #: A hostile server: answer this as every issue's and comment's html_url.
+    html_url: str | None = None
     port: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 1000
@@ -58,11 +62,12 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
         def _issue_json(self, repo: str, issue: dict[str, Any]) -> dict[str, Any]:
             base = f"{fake.api_url}/repos/{repo}/issues/{issue['number']}"
             return {**issue, "id": issue["number"], "url": base, "comments_url": base + "/comments",
-                    "html_url": f"https://github.example/{repo}/issues/{issue['number']}", "user": {"login": "pathwatch"}, "labels": []}
+                    "html_url": fake.html_url or f"https://github.example/{repo}/issues/{issue['number']}", "user": {"login": "pathwatch"}, "labels": []}
 
         def _comment_json(self, c: dict[str, Any]) -> dict[str, Any]:
             return {"id": c["id"], "body": c["body"], "url": f"{fake.api_url}/repos/{c['repo']}/issues/comments/{c['id']}",
-                    "html_url": f"https://github.example/{c['repo']}/issues/{c['issue']}#issuecomment-{c['id']}", "user": {"login": "pathwatch"}}
+                    "html_url": fake.html_url or f"https://github.example/{c['repo']}/issues/{c['issue']}#issuecomment-{c['id']}",
+                    "user": {"login": "pathwatch"}}
 
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -71,7 +76,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 fake.requests.append((method, self.path, body))
                 auth = self.headers.get("Authorization", "")
                 if auth not in (f"token {fake.token}", f"Bearer {fake.token}"):
-                    return self._reply(401, {"message": "Bad credentials"})
+                    said = f"Bad credentials: {auth!r} is not a valid token" if fake.echo_token else "Bad credentials"
+                    return self._reply(401, {"message": said, "documentation_url": f"https://docs.github.example/?given={auth}"})
                 if fake.rate_limited:
                     return self._reply(403, {"message": "API rate limit exceeded"},
                                        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1795000000"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,16 @@ def open_page(at: AppTest, page: str) -> AppTest:
     return at
 
 
+#: A CommonMark backslash escape: a backslash before ASCII punctuation shows the punctuation alone.
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def as_read(markdown: str) -> str:
+    """Markdown source as a person reads it: backslash escapes and HTML entities resolved (outside text is escaped)."""
+    return html.unescape(_MD_ESCAPE.sub(r"\1", markdown))
+
+
 def shown_text(at: AppTest) -> str:
-    """All the text the page shows, and the message of any exception it raised."""
-    parts = [str(e.value) for kind in TEXT_KINDS for e in getattr(at, kind)]
+    """All the text the page shows (as read, see :func:`as_read`), and the message of any exception it raised."""
+    parts = [as_read(str(e.value)) if kind not in ("code", "text", "json") else str(e.value) for kind in TEXT_KINDS for e in getattr(at, kind)]
     return "\n".join(parts + [e.message for e in at.exception])

@@ -12,7 +12,7 @@ from analysis.frame import COLUMNS, runs_frame
 from store import incidents as store_incidents
 from store.sqlite import open_store
 from tests.conftest import copy_store
-from tests.pages.harness import PAGES, app_test, open_page, shown_text
+from tests.pages.harness import PAGES, app_test, as_read, open_page, shown_text
 
 HOSTILE = '<script>alert("pw")</script><img src=x onerror=alert(1)> [click](javascript:alert(1))'
 
@@ -127,7 +127,7 @@ def test_five_whys_editor_saves_and_reloads(private_db: Path, monkeypatch: pytes
     at.text_input(key="author_name").set_value("oncall-alice").run()
     at.button(key=f"{key}_save").click().run()
     assert not at.exception
-    assert any("Saved by oncall-alice" in s.value for s in at.success)
+    assert any("Saved by oncall-alice" in as_read(s.value) for s in at.success)
 
     again = _incident_page(app_test(private_db, monkeypatch))
     assert again.text_area(key=f"{key}_a0").value.endswith("agent_service_core.py:544.")
@@ -211,7 +211,7 @@ def test_publish_button_shows_the_link(private_db: Path, monkeypatch: pytest.Mon
         at.number_input(key="gh_issue").set_value(12).run()
         at.button(key="gh_publish").click().run()
         assert not at.exception
-        assert any("Created comment: https://github.example/acme/backend/issues/12#issuecomment-" in s.value for s in at.success)
+        assert any("Created comment: [https://github.example/acme/backend/issues/12#issuecomment-" in s.value for s in at.success), "a plain https link"
         assert len(gh.comments_on("acme/backend", 12)) == 1
     again = _incident_page(app_test(private_db, monkeypatch))
     assert any("Tracking: [https://github.example/acme/backend/issues/12" in m.value for m in again.markdown)
