@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.five_whys import escape
+
 MONTH_MINUTES = 30 * 24 * 60
 
 
@@ -126,8 +128,8 @@ def report_markdown(period: str, imp: Impact, incidents: list[dict[str, object]]
     if incidents:
         lines += ["", "## Incidents by cost", "", "| incident | start | downtime (min) | revenue at risk | signature |", "| --- | --- | --- | --- | --- |"]
         for inc in incidents:
-            sig = str(inc.get("signature") or "").replace("|", "/")
-            lines.append(f"| {inc['id']} | {inc.get('start')} | {inc['downtime_minutes']:,.1f} | {inc['revenue_at_risk']:,.0f} | {sig} |")
+            sig = escape(str(inc.get("signature") or "")).replace("|", "/")  # server text: inert in any Markdown viewer
+            lines.append(f"| {escape(str(inc['id']))} | {inc.get('start')} | {inc['downtime_minutes']:,.1f} | {inc['revenue_at_risk']:,.0f} | {sig} |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ from probes.outcomes import Outcome, outcome_for_close
 from probes.phases import AGENT_EVENTS, CONNECTION_PHASES, MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.protocol import Message, MessageError, is_auth_error, parse_message
 from probes.record import MAX_BYTES_KEPT, MAX_EVENT_DETAIL, MAX_EVENT_TYPE, MAX_EVENTS_KEPT, EventRecord
-from probes.redact import clip, redact
+from probes.redact import clip
 
 #: Longest server-assigned id (run id, user id) kept on a run.
 MAX_ID = 128
@@ -314,7 +314,7 @@ class GoldenPath:
             return
         self.failed_phase = self.phase
         self.outcome = outcome
-        self.error = redact(error, self._secrets)
+        self.error = clip(error, MAX_EVENT_DETAIL, self._secrets)
         self.marks[MARK_FAILURE] = t
         self.state = State.FAILED
 
