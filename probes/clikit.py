@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from probes.errors import ConfigError, PathwatchError
 from probes.redact import clip, known_secrets, printable, redact
@@ -39,7 +39,10 @@ MAX_MESSAGE = 500
 #: The store's convention, spelled out for the help text (store.DB_ENV and store.DEFAULT_DB; store is not imported here).
 DB_HELP = "SQLite store (default: $PATHWATCH_DB, else data/pathwatch.db)"
 
-Handler = Callable[[argparse.Namespace], int]
+if TYPE_CHECKING:  # annotations only: nothing to pay for at start-up
+    from collections.abc import Callable, Sequence
+
+    Handler = Callable[[argparse.Namespace], int]
 
 
 def _inert(text: str) -> str:
