@@ -17,7 +17,7 @@ from analysis import five_whys, incidents
 from analysis.frame import COLUMNS, runs_frame
 from analysis.report import build, iso, parse_duration, to_text
 from analysis.settings import settings_from_env
-from probes.cli import _Parser
+from probes.clikit import Parser, add_db, add_json, run_main, subcommands
 from probes.errors import ConfigError, PathwatchError
 from probes.redact import clip, known_secrets, printable, redact
 from store import incidents as store_incidents
@@ -26,55 +26,55 @@ from store.sqlite import open_store
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m analysis", description="Pathwatch analysis over the run store.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="python -m analysis", description="Pathwatch analysis over the run store.")
+    sub = subcommands(p, "command")
     r = sub.add_parser("report", help="summary of the runs: success, latency, signatures, incidents, deploys, SLO, impact")
-    r.add_argument("--db", metavar="PATH")
+    add_db(r)
     r.add_argument("--since", metavar="DURATION", help="only runs this recent (e.g. 24h, 7d)")
-    r.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json(r)
     inc = sub.add_parser("incidents", help="incident commands")
-    isub = inc.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    isub = subcommands(inc, "action")
     d = isub.add_parser("detect", help="detect incidents in the store and save them (idempotent)")
-    d.add_argument("--db", metavar="PATH")
-    d.add_argument("--json", action="store_true")
+    add_db(d)
+    add_json(d)
     d.add_argument("--full", action="store_true", help="re-read every stored run (default: only since the last detection, minus an hour)")
     d.add_argument("--chunk", metavar="DURATION", default="1d",
                    help="with --full: read this much time of runs at a time (bounds memory; default 1d, at least 1m)")
     ls = isub.add_parser("list", help="list stored incidents")
-    ls.add_argument("--db", metavar="PATH")
-    ls.add_argument("--json", action="store_true")
+    add_db(ls)
+    add_json(ls)
     mk = isub.add_parser("create", help="declare a manual incident")
     mk.add_argument("--title", required=True)
     mk.add_argument("--start", required=True, metavar="ISO8601", help="e.g. 2026-11-25T10:00:00Z")
     mk.add_argument("--end", metavar="ISO8601")
     mk.add_argument("--target", action="append", default=[])
-    mk.add_argument("--db", metavar="PATH")
+    add_db(mk)
     lg = sub.add_parser("logs", help="fetch the backend's errors around an incident and print their signatures")
     lg.add_argument("--incident", required=True)
     lg.add_argument("--project", metavar="PROJECT", help="Cloud Logging project (default: $PATHWATCH_GCP_PROJECT)")
     lg.add_argument("--log-file", metavar="PATH", help="read a local JSON-lines log instead (default: $PATHWATCH_SERVER_LOG)")
     lg.add_argument("--service", metavar="NAME", help="Cloud Run service (default: service_name from --config)")
     lg.add_argument("--config", metavar="FILE", help="the probes' TOML config, for each target's service_name")
-    lg.add_argument("--db", metavar="PATH")
-    lg.add_argument("--json", action="store_true")
+    add_db(lg)
+    add_json(lg)
     pb = sub.add_parser("publish", help="publish an incident to its GitHub issue (one comment, edited in place)")
     pb.add_argument("--incident", required=True)
     pb.add_argument("--repo", required=True, metavar="OWNER/NAME")
     pb.add_argument("--issue", type=int, metavar="N", help="comment on this issue; without it, open an issue (and remember it)")
-    pb.add_argument("--db", metavar="PATH")
+    add_db(pb)
     dep = sub.add_parser("deploys", help="deploys entered by hand (the runs' own revision changes are found without this)")
-    dsub = dep.add_subparsers(dest="action", required=True)
+    dsub = subcommands(dep, "action")
     da = dsub.add_parser("add", help="record a deploy: a marker on every chart and a row on the Deploys page")
     da.add_argument("--revision", required=True)
     da.add_argument("--at", metavar="ISO8601", help="when it went live (default: now)")
     da.add_argument("--note", default="", help="what changed, in a few words")
-    da.add_argument("--db", metavar="PATH")
+    add_db(da)
     dl = dsub.add_parser("list", help="list deploys entered by hand")
-    dl.add_argument("--db", metavar="PATH")
-    dl.add_argument("--json", action="store_true")
+    add_db(dl)
+    add_json(dl)
     fw = sub.add_parser("five-whys", help="export an incident's five whys as Markdown")
     fw.add_argument("--incident", required=True)
-    fw.add_argument("--db", metavar="PATH")
+    add_db(fw)
     return p
 
 
@@ -214,8 +214,7 @@ def _logs(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[n
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _command(args: argparse.Namespace) -> int:
     now = time.time()
     try:
         since_s = parse_duration(args.since, "--since") if getattr(args, "since", None) is not None else None
@@ -281,3 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pathwatch: {printable(redact(str(exc), known_secrets()))}", file=sys.stderr)
         return 3
     return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The exit code of ``python -m analysis ARGS``; :func:`probes.clikit.run_main` maps errors to 2, 3 and 130."""
+    return run_main(_parser, _command, argv)

@@ -1,7 +1,9 @@
 """``python -m probes``: the cron-facing command. Fast to start, no prompts, clear exit codes.
 
 Exit codes: 0 every run succeeded, 1 a run failed, 2 usage or config error,
-3 Pathwatch itself broke (store unwritable or full, probe bug).
+3 Pathwatch itself broke (store unwritable or full, probe bug; one line, ``--debug`` for the traceback),
+130 interrupted with Ctrl-C during ``--once`` (``--every`` finishes the run in flight and exits 0).
+Errors are mapped in one place for every CLI: :func:`probes.clikit.run_main`.
 
 A store that cannot be opened or written does not hide the runs: they are still probed, printed
 (``--json``) and written to the Prometheus file (which then says ``pathwatch_store_write_success 0``),
@@ -18,6 +20,7 @@ import sys
 import time
 from dataclasses import replace
 
+from probes.clikit import EXIT_BROKEN, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, add_db, add_json, add_quiet, run_main, subcommands
 from probes.config import Target, load_config, target_from_url
 from probes.dialects import DIALECT_NAMES
 from probes.errors import ConfigError, PathwatchError
@@ -26,21 +29,13 @@ from probes.record import ProbeRun
 from probes.runner import probe_target
 from probes.summary import one_line
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
 #: Most concurrent sessions one probe opens (``--users``): an isolation check, not a load test (use k6 for that).
 MAX_USERS = 1000
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m probes", description="Pathwatch synthetic probes for the golden path.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="python -m probes", description="Pathwatch synthetic probes for the golden path.")
+    sub = subcommands(p, "command")
     r = sub.add_parser("run", help="probe each target (once by default)")
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", metavar="FILE", help="TOML file of targets (see probes.example.toml)")
@@ -50,9 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     when.add_argument("--once", action="store_true", help="run each target once and exit (default)")
     when.add_argument("--every", type=float, metavar="SECONDS", help="loop on a steady schedule until SIGTERM/SIGINT (at most 86400)")
     r.add_argument("--count", type=int, metavar="N", help="with --every: stop after N cycles")
-    r.add_argument("--db", metavar="PATH", help="SQLite store (default: $PATHWATCH_DB, else data/pathwatch.db)")
+    add_db(r)
     r.add_argument("--no-store", action="store_true", help="do not write runs to the store")
-    r.add_argument("--json", action="store_true", help="print one JSON object per run on stdout")
+    add_json(r, help="print one JSON object per run on stdout")
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="whole-run deadline (default 120, or the config's; at most 86400)")
     r.add_argument("--users", type=int, default=1, metavar="N",
                    help=f"N concurrent sessions as N distinct users (isolation check; 1 to {MAX_USERS})")
@@ -62,14 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--backend-test-headers", action="store_true",
                    help="send the backend's own X-Test-* headers (they switch its auth bypass on; off by default)")
     r.add_argument("--prom-file", metavar="PATH", help="also write a Prometheus textfile")
-    r.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
+    add_quiet(r, help="no per-run lines on stderr")
     r.add_argument("--cloud-logging", action="store_true", help="also write one entry per run to Cloud Logging (log pathwatch-probe)")
     r.add_argument("--project", metavar="PROJECT", help="Google Cloud project (default: $PATHWATCH_GCP_PROJECT)")
     sy = sub.add_parser("sync", help="pull probe runs written to Cloud Logging (from any location) into the store")
     sy.add_argument("--project", metavar="PROJECT", help="Google Cloud project (default: $PATHWATCH_GCP_PROJECT)")
     sy.add_argument("--since", metavar="DURATION", default="24h", help="how far back on the first sync (default 24h); later syncs resume")
-    sy.add_argument("--db", metavar="PATH", help="SQLite store (default: $PATHWATCH_DB, else data/pathwatch.db)")
-    sy.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_db(sy)
+    add_quiet(sy)
     return p
 
 
@@ -264,19 +259,14 @@ def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None) -> 
             signal.signal(s, handler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "run":
-            return run_command(args)
-        if args.command == "sync":
-            return sync_command(args)
-    except ConfigError as exc:
-        print(f"pathwatch: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except PathwatchError as exc:
-        print(f"pathwatch: {exc}", file=sys.stderr)
-        return EXIT_BROKEN
-    except KeyboardInterrupt:
-        return EXIT_BROKEN
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return run_command(args)
+    if args.command == "sync":
+        return sync_command(args)
     return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The exit code of ``python -m probes ARGS``; see :mod:`probes.clikit` for how errors map to 2, 3 and 130."""
+    return run_main(_parser, _command, argv)

@@ -1,4 +1,8 @@
-"""``python -m sandbox``: run the stand-in staging backend until interrupted."""
+"""``python -m sandbox``: run the stand-in staging backend until interrupted.
+
+Exit codes (as every Pathwatch CLI, through :func:`probes.clikit.run_main`): 0 stopped by SIGTERM/SIGINT,
+2 a bad setting or a port it cannot listen on, 3 the sandbox itself broke (``--debug`` for the traceback).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 import signal
 import sys
 
+from probes.clikit import Parser, run_main
 from probes.errors import ConfigError
 from sandbox.frames import FRAMES
 from sandbox.logs import open_log
@@ -22,7 +27,7 @@ MIN_SCALE, MAX_SCALE = 0.001, 1000.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sandbox", description="A local stand-in for the staging backend.")
+    p = Parser(prog="python -m sandbox", description="A local stand-in for the staging backend.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed on stderr)")
     which = p.add_mutually_exclusive_group()
@@ -61,8 +66,7 @@ async def _serve(sandbox: Sandbox, host: str, port: int) -> None:
     await sandbox.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _command(args: argparse.Namespace) -> int:
     secret = os.environ.get(SECRET_ENV, "")
     try:
         if not secret:
@@ -82,17 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             story = single(get_scenario(args.scenario or "healthy", overrides))
         log = open_log(args.log_file, story.service_name)
-    except (ConfigError, OSError) as exc:
-        print(f"sandbox: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:  # the log file or a story file cannot be opened
+        raise ConfigError(str(exc)) from exc
     sandbox = Sandbox(story, secret=secret, log=log, time_scale=args.time_scale, story_scale=args.story_scale, seed=args.seed,
                       dialect=args.dialect, demo_mode=args.demo_mode)
     try:
         asyncio.run(_serve(sandbox, args.host, args.port))
     except OSError as exc:
-        print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The exit code of ``python -m sandbox ARGS``; messages start with ``sandbox:`` (it is not the probe)."""
+    return run_main(_parser, _command, argv, name="sandbox")
 
 
 if __name__ == "__main__":
