@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,21 +23,12 @@ from services.case_file import case_file
 from services.incidents import list_incidents, save_five_whys, save_incidents
 from services.publish import publish_incident
 from store import server_logs as stored_logs
-from store.sqlite import Store, open_store
+from store.sqlite import Store
 from tests.fakes.github_api import fake_github
 from tests.fixtures.record import load_fixture
 
 TOKEN = "ghp_" + secrets.token_hex(18)
 SETTINGS = Settings(dashboard=DashboardSettings(public_url="https://pathwatch.example"))
-
-
-@pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    runs = load_fixture()
-    with open_store(tmp_path / "case.db") as s:
-        s.save_runs(runs)
-        save_incidents(s, incidents.detect(from_runs(runs)), now=time.time())
-        yield s
 
 
 def _detected(store: Store) -> incidents.Incident:
