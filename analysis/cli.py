@@ -102,10 +102,9 @@ def _print_list(items: list[dict[str, Any]], as_json: bool, line: Callable[[dict
 
 
 def _logs(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[no-untyped-def]
-    from integrations.cloud_logging import Skips
     from probes.config import load_config
     from services.incidents import require_incident
-    from services.server_errors import collect_incident_errors, service_for
+    from services.server_errors import Skips, collect_incident_errors, service_for
     from services.settings import log_source
 
     inc = require_incident(store, args.incident)

@@ -16,6 +16,8 @@ from probes.redact import known_secrets, redact_data
 from services.settings import Source
 from store import server_logs as stored
 
+__all__ = ["MARGIN_S", "IncidentErrors", "Skips", "Source", "collect_incident_errors", "collect_server_errors", "service_for"]
+
 #: How far around the window entries are fetched (the server's clock and ours differ a little).
 MARGIN_S = 60.0
 

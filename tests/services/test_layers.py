@@ -79,6 +79,11 @@ def test_the_probe_imports_nothing_heavy_and_reaches_services_only_lazily_from_i
     assert _breaking(_part("probes"), ("services",), module_level_only=True) == []
 
 
+def test_the_clis_reach_outside_only_through_services() -> None:
+    clis = [ROOT / "analysis" / "cli.py", ROOT / "probes" / "cli.py", ROOT / "sandbox" / "__main__.py"]
+    assert _breaking(clis, ("integrations", "streamlit", "pages")) == []
+
+
 def test_the_compatibility_shims_are_the_known_ones() -> None:
     shims = {str(p.relative_to(ROOT)) for part in ("analysis", "integrations", "services", "store", "probes") for p in _part(part)
              if any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in ast.parse(p.read_text(encoding="utf-8")).body)}
