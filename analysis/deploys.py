@@ -42,15 +42,31 @@ class FixRule:
 
 
 @dataclass(frozen=True)
-class FixValidation:
+class Verdict:
+    """The judgement on one revision change: was the golden path restored (``fixed``), or did the failure only change?"""
+
     from_revision: str
     to_revision: str
     at: float
     verdict: str
     p_value: float | None
+    #: One side's numbers as shown: runs, failures, success_rate, dominant_failure_mode.
     before: dict[str, object]
     after: dict[str, object]
     reason: str
+
+    @property
+    def decided(self) -> bool:
+        """Whether there was enough data to judge (everything but ``insufficient_data``)."""
+        return self.verdict != "insufficient_data"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"from_revision": self.from_revision, "to_revision": self.to_revision, "at": self.at, "verdict": self.verdict,
+                "p_value": self.p_value, "before": dict(self.before), "after": dict(self.after), "reason": self.reason}
+
+
+#: The name older callers use.
+FixValidation = Verdict
 
 
 def failure_mode(row_outcome: str, phase: object, code: object) -> str:
@@ -137,7 +153,7 @@ def validate_counts(before: SideCounts, after: SideCounts, rule: FixRule = FixRu
     return "not_fixed", p, f"{old} is still {share_after:.0%} of failures; {success_a:.0%} of runs succeed"
 
 
-def fix_validations(df: pd.DataFrame, rule: FixRule = FixRule()) -> list[FixValidation]:
+def fix_validations(df: pd.DataFrame, rule: FixRule = FixRule()) -> list[Verdict]:
     """A verdict for every change from one revision to the next, in time order."""
     revs = revision_stats(df)
     out = []
@@ -145,7 +161,7 @@ def fix_validations(df: pd.DataFrame, rule: FixRule = FixRule()) -> list[FixVali
         before = df[df["revision"] == prev.revision]
         after = df[df["revision"] == nxt.revision]
         verdict, p, reason = validate(before, after, rule)
-        out.append(FixValidation(
+        out.append(Verdict(
             from_revision=prev.revision, to_revision=nxt.revision, at=nxt.first_seen, verdict=verdict, p_value=p,
             before={"runs": prev.runs, "failures": prev.runs - prev.successes, "success_rate": prev.success_rate, "dominant_failure_mode": prev.dominant_failure_mode},
             after={"runs": nxt.runs, "failures": nxt.runs - nxt.successes, "success_rate": nxt.success_rate, "dominant_failure_mode": nxt.dominant_failure_mode},
@@ -154,12 +170,12 @@ def fix_validations(df: pd.DataFrame, rule: FixRule = FixRule()) -> list[FixVali
     return out
 
 
-def fix_validations_from_counts(sides: list[tuple[str, float, SideCounts]], rule: FixRule = FixRule()) -> list[FixValidation]:
+def fix_validations_from_counts(sides: list[tuple[str, float, SideCounts]], rule: FixRule = FixRule()) -> list[Verdict]:
     """Verdicts from per-revision counts in order of first appearance: (revision, first seen, counts)."""
     out = []
     for (rev_b, _, b), (rev_a, at, a) in zip(sides, sides[1:], strict=False):
         verdict, p, reason = validate_counts(b, a, rule)
-        out.append(FixValidation(
+        out.append(Verdict(
             from_revision=rev_b, to_revision=rev_a, at=at, verdict=verdict, p_value=p,
             before={"runs": b.runs, "failures": b.failures, "success_rate": 1 - b.failures / b.runs if b.runs else None, "dominant_failure_mode": b.dominant_mode},
             after={"runs": a.runs, "failures": a.failures, "success_rate": 1 - a.failures / a.runs if a.runs else None, "dominant_failure_mode": a.dominant_mode},

@@ -8,10 +8,13 @@ HTML, script or ``javascript:`` link in an annotation ever runs anywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from analysis.deploys import Verdict
+from analysis.incidents import Incident
+from analysis.signatures import Signature
 from probes.errors import PathwatchError
 from probes.redact import printable, redact
 
@@ -98,25 +101,34 @@ def validate(fw: FiveWhys) -> None:
             raise AnnotationError(f"countermeasures[{i}].tracking_link: must start with http:// or https://")
 
 
-def draft_whys(incident: dict[str, Any], signatures: Sequence[dict[str, Any]], fix_validations: Sequence[dict[str, Any]] = ()) -> list[Why]:
-    """First whys drafted from the evidence; every one is a draft until a person accepts it."""
+def _field(obj: Any, name: str) -> Any:
+    """A field of a typed object, or of the plain dict older callers pass (``None`` when absent)."""
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def draft_whys(incident: Incident | Mapping[str, Any], signatures: Sequence[Signature | Mapping[str, Any]],
+               fix_validations: Sequence[Verdict | Mapping[str, Any]] = ()) -> list[Why]:
+    """First whys drafted from the evidence; every one is a draft until a person accepts it.
+
+    Takes the typed objects (an incident document, signature and verdict dicts are still read, for older callers).
+    """
+    inc = incident if isinstance(incident, Incident) else Incident.from_doc(incident)
     whys = []
-    failed, total = int(incident.get("failed_runs") or 0), int(incident.get("total_runs") or 0)
-    revs = list(incident.get("revisions") or [])
+    revs = list(inc.revisions)
     since = f" since {revs[0]}" if revs else ""
-    share = f"{failed / total:.0%}" if total else "all"
+    share = f"{inc.failed_runs / inc.total_runs:.0%}" if inc.total_runs else "all"
     top = signatures[0] if signatures else None
     whys.append(Why(
         "Why did users get no answer from the agent?",
-        f"Because {share} of runs{since} failed: {top['description'] if top else incident.get('failure_mode', '')}.",
-        [Evidence("signature", str(top["key"]) if top else str(incident.get("failure_mode"))), *[Evidence("run", r) for r in list(incident.get("evidence_runs") or [])[:3]]],
+        f"Because {share} of runs{since} failed: {_field(top, 'description') if top else inc.failure_mode}.",
+        [Evidence("signature", str(_field(top, "key")) if top else inc.failure_mode or "unknown"), *[Evidence("run", r) for r in inc.evidence_runs[:3]]],
         draft=True,
     ))
-    if top and top.get("server_signature"):
+    if top and _field(top, "server_signature"):
         whys.append(Why(
-            f"Why did the server fail in {top.get('failed_phase')}?",
-            f"Because the backend raised {top['server_signature']}.",
-            [Evidence("log", str(top["server_signature"]))],
+            f"Why did the server fail in {_field(top, 'failed_phase')}?",
+            f"Because the backend raised {_field(top, 'server_signature')}.",
+            [Evidence("log", str(_field(top, "server_signature")))],
             draft=True,
         ))
     if revs:
@@ -126,13 +138,13 @@ def draft_whys(incident: dict[str, Any], signatures: Sequence[dict[str, Any]], f
             [Evidence("revision", revs[0])],
             draft=True,
         ))
-    changed = [v for v in fix_validations if v.get("verdict") == "failure_mode_changed"]
+    changed = [v for v in fix_validations if _field(v, "verdict") == "failure_mode_changed"]
     if changed:
         v = changed[0]
         whys.append(Why(
-            f"Why did the fix in {v['to_revision']} not restore the golden path?",
-            f"Because it only changed the failure: {v['reason']}.",
-            [Evidence("revision", str(v["to_revision"]))],
+            f"Why did the fix in {_field(v, 'to_revision')} not restore the golden path?",
+            f"Because it only changed the failure: {_field(v, 'reason')}.",
+            [Evidence("revision", str(_field(v, "to_revision")))],
             draft=True,
         ))
     return whys

@@ -10,6 +10,7 @@ import pandas as pd
 from probes.outcomes import SERVED
 from probes.phases import MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.record import ProbeRun
+from probes.timeutil import parse_iso
 
 #: Per-phase duration columns (ms), named as in the store.
 PHASE_COLS: dict[str, str] = {p: f"ms_{p}" for p in PHASES}
@@ -28,11 +29,9 @@ def runs_frame(rows: Iterable[Sequence[Any]], columns: Sequence[str] = COLUMNS) 
 
 def from_runs(runs: Iterable[ProbeRun]) -> pd.DataFrame:
     """The same frame from run records (tests, fixtures, the probe's own output)."""
-    from datetime import datetime
-
     rows = []
     for r in runs:
-        ts = datetime.fromisoformat(r.started_at.replace("Z", "+00:00")).timestamp()
+        ts = parse_iso(r.started_at)
         rows.append((
             r.run_id, r.target, ts, r.tags.get("environment"), r.revision, r.outcome, r.failed_phase, r.close_code,
             r.close_reason, r.http_status, r.error, r.total_ms, r.elapsed_ms.get(MARK_START_AGENT_SENT),

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.five_whys import escape
+from probes.timeutil import human_minutes
 
 MONTH_MINUTES = 30 * 24 * 60
 
@@ -91,10 +92,13 @@ def impact(df: pd.DataFrame, config: ImpactConfig = ImpactConfig()) -> Impact:
 
 
 def human_duration(minutes: float) -> str:
-    if minutes < 1:
-        return f"{minutes * 60:.0f} s"
-    h, m = divmod(int(round(minutes)), 60)
-    return f"{h} h {m} min" if h else f"{m} min"
+    """'45 s', '12 min', '3 h 12 min' (see :func:`probes.timeutil.human_minutes`)."""
+    return human_minutes(minutes)
+
+
+def trend_bucket_s(span_s: float | None) -> float:
+    """The bar width of an impact trend: a day per bar over more than two days (or all time), else an hour."""
+    return 86400.0 if span_s is None or span_s > 2 * 86400 else 3600.0
 
 
 def plain_sentence(imp: Impact, period: str) -> str:

@@ -14,12 +14,15 @@ incident (three regions seeing the same crash is one outage, not three).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.deploys import failure_mode
+from analysis.frame import window
 from analysis.signatures import group_failures, sentence
 from analysis.slo import BurnAlert, SLOConfig, alert_fires, good, trailing_burn
 
@@ -36,6 +39,11 @@ class IncidentRule:
 
 @dataclass(frozen=True)
 class Incident:
+    """An incident, detected or declared by a person: what detection returns, the store keeps and every page shows.
+
+    The store keeps it as a JSON document (:meth:`to_doc`, :meth:`from_doc`); nothing else reads the document.
+    """
+
     id: str
     start_ts: float
     end_ts: float | None
@@ -48,16 +56,97 @@ class Incident:
     evidence_runs: tuple[str, ...]
     kind: str = "detected"
     title: str = ""
+    #: Closed because a later detection no longer finds it; kept (not removed) because people annotated or published it.
+    superseded: bool = False
+    #: Keys of a stored document this version does not know: kept, so reading and saving it again loses nothing.
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:
         return self.end_ts is None
 
-    def to_dict(self) -> dict[str, object]:
-        d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if k != "extra"}
-        d["status"] = "open" if self.open else "resolved"
+    @property
+    def status(self) -> str:
+        """``open`` or ``resolved`` (a superseded incident is resolved)."""
+        return "open" if self.open else "resolved"
+
+    @property
+    def state(self) -> str:
+        """What a person is shown: ``open``, ``resolved`` or ``superseded``."""
+        return "superseded" if self.superseded else self.status
+
+    @property
+    def headline(self) -> str:
+        """The one line that names it: its signature, else its title."""
+        return self.signature or self.title or ("manual incident" if self.kind == "manual" else "golden path incident")
+
+    def to_doc(self) -> dict[str, object]:
+        """The stored document (JSON types; ``status`` derived; ``superseded`` only when true)."""
+        d: dict[str, object] = {k: v for k, v in self.extra.items() if k not in _DOC_KEYS}
+        for f in fields(self):
+            if f.name in ("extra", "superseded"):
+                continue
+            v = getattr(self, f.name)
+            d[f.name] = list(v) if isinstance(v, tuple) else v
+        d["status"] = self.status
+        if self.superseded:
+            d["superseded"] = True
         return d
+
+    def to_dict(self) -> dict[str, object]:
+        """The same as :meth:`to_doc` (the name older callers use)."""
+        return self.to_doc()
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Incident:
+        """The incident a stored document describes; a missing field takes its default, a wrong one raises ``ValueError``."""
+        try:
+            end = doc.get("end_ts")
+            return cls(
+                id=str(doc["id"]), start_ts=float(doc["start_ts"]), end_ts=None if end is None else float(end),
+                targets=tuple(str(t) for t in doc.get("targets") or ()), revisions=tuple(str(r) for r in doc.get("revisions") or ()),
+                failure_mode=str(doc.get("failure_mode") or ""), signature=str(doc.get("signature") or ""),
+                failed_runs=int(doc.get("failed_runs") or 0), total_runs=int(doc.get("total_runs") or 0),
+                evidence_runs=tuple(str(r) for r in doc.get("evidence_runs") or ()), kind=str(doc.get("kind") or "detected"),
+                title=str(doc.get("title") or ""), superseded=bool(doc.get("superseded")),
+                extra={k: v for k, v in doc.items() if k not in _DOC_KEYS},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"incident document {str(doc.get('id', '?'))[:80]!r}: {type(exc).__name__}: {exc}") from None
+
+
+#: Every key :meth:`Incident.to_doc` writes (the rest of a document is ``extra``).
+_DOC_KEYS = frozenset({"id", "start_ts", "end_ts", "targets", "revisions", "failure_mode", "signature", "failed_runs", "total_runs",
+                       "evidence_runs", "kind", "title", "status", "superseded"})
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open span of time: a run belongs to it when ``start_ts <= started_ts < end_ts``."""
+
+    start_ts: float
+    end_ts: float
+
+    def contains(self, ts: float) -> bool:
+        return self.start_ts <= ts < self.end_ts
+
+    def widened(self, before_s: float, after_s: float | None = None) -> Window:
+        """The same window with ``before_s`` more at the start and ``after_s`` (default: the same) more at the end."""
+        return Window(self.start_ts - before_s, self.end_ts + (before_s if after_s is None else after_s))
+
+
+def incident_window(incident: Incident, *, now: float, margin_s: float = 0.0) -> Window:
+    """The one definition of an incident's window: ``[start, end)``, an open incident ending ``now``, widened by
+    ``margin_s`` on both sides (the context a timeline, a fix verdict or the server's log needs)."""
+    end = incident.end_ts if incident.end_ts is not None else now
+    return Window(incident.start_ts, max(end, incident.start_ts)).widened(margin_s)
+
+
+def incident_runs(df: pd.DataFrame, incident: Incident, *, now: float, margin_s: float = 0.0) -> pd.DataFrame:
+    """The runs of ``df`` that belong to the incident: inside :func:`incident_window`, on its targets (all when it names none)."""
+    w = incident_window(incident, now=now, margin_s=margin_s)
+    runs = window(df, w.start_ts, w.end_ts)
+    return runs[runs["target"].isin(incident.targets)] if incident.targets else runs
 
 
 @dataclass
@@ -233,7 +322,7 @@ def with_end(incident: Incident, end_ts: float | None) -> Incident:
     return replace(incident, end_ts=end_ts)
 
 
-def keep_ids(found: list[Incident], stored: list[dict[str, object]]) -> list[Incident]:
+def keep_ids(found: list[Incident], stored: list[Incident]) -> list[Incident]:
     """Re-detected incidents keep the id already stored for them.
 
     An incident's id comes from its first failed run. When a later detection sees a second target's streak
@@ -241,18 +330,16 @@ def keep_ids(found: list[Incident], stored: list[dict[str, object]]) -> list[Inc
     earlier and its id would change, leaving the stored one open forever with its five whys and GitHub link.
     So a found incident that covers a stored detected one (same failure mode, overlapping time) takes its id.
     """
-    known = {str(s["id"]) for s in stored}
+    known = {s.id for s in stored}
     taken = {i.id for i in found if i.id in known}
-    candidates = sorted((s for s in stored if s.get("kind") != "manual" and str(s["id"]) not in taken),
-                        key=lambda s: float(s["start_ts"]))  # type: ignore[arg-type]
+    candidates = sorted((s for s in stored if s.kind != "manual" and s.id not in taken), key=lambda s: s.start_ts)
     out = []
     for inc in found:
         if inc.id not in known:
             for s in candidates:
-                s_end = None if s.get("end_ts") is None else float(s["end_ts"])  # type: ignore[arg-type]
-                if (str(s["id"]) not in taken and s.get("failure_mode") == inc.failure_mode
-                        and _spans_overlap(float(s["start_ts"]), s_end, inc.start_ts, inc.end_ts)):  # type: ignore[arg-type]
-                    inc = replace(inc, id=str(s["id"]))
+                if (s.id not in taken and s.failure_mode == inc.failure_mode
+                        and _spans_overlap(s.start_ts, s.end_ts, inc.start_ts, inc.end_ts)):
+                    inc = replace(inc, id=s.id)
                     taken.add(inc.id)
                     break
         out.append(inc)
@@ -263,7 +350,7 @@ def keep_ids(found: list[Incident], stored: list[dict[str, object]]) -> list[Inc
 LOOKBACK_S = 3600.0
 
 
-def detect_since(stored: list[dict[str, object]], last_detection_ts: float | None, lookback_s: float = LOOKBACK_S) -> float | None:
+def detect_since(stored: list[Incident], last_detection_ts: float | None, lookback_s: float = LOOKBACK_S) -> float | None:
     """Where incremental detection must start reading so it recomputes every incident it can touch whole.
 
     None (read everything) on the first detection. Otherwise an hour before the last detection, moved back to
@@ -272,10 +359,22 @@ def detect_since(stored: list[dict[str, object]], last_detection_ts: float | Non
     if last_detection_ts is None:
         return None
     since = last_detection_ts - lookback_s
-    detected = [i for i in stored if i.get("kind") != "manual"]
+    detected = [i for i in stored if i.kind != "manual"]
     while True:
-        reach = [float(i["start_ts"]) for i in detected  # type: ignore[arg-type]
-                 if float(i["start_ts"]) < since and (i.get("end_ts") is None or float(i["end_ts"]) >= since)]  # type: ignore[arg-type]
+        reach = [i.start_ts for i in detected if i.start_ts < since and (i.end_ts is None or i.end_ts >= since)]
         if not reach:
             return since
         since = min(reach)
+
+
+def no_longer_found(stored: list[Incident], found: list[Incident], since: float | None, until: float | None) -> list[Incident]:
+    """Stored detected incidents starting in the re-examined range [since, until) that this pass no longer finds
+    (seen on partial runs, e.g. an alert's span that a streak on the same target later covered)."""
+    ids = {i.id for i in found}
+    return [s for s in stored if s.kind != "manual" and s.id not in ids
+            and (since is None or s.start_ts >= since) and (until is None or s.start_ts < until)]
+
+
+def retire(incident: Incident) -> Incident:
+    """A superseded incident kept for its annotations: closed (at its start when it was still open) and marked."""
+    return replace(incident, superseded=True, end_ts=incident.end_ts if incident.end_ts is not None else incident.start_ts)

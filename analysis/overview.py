@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from analysis import rollups
+from analysis.incidents import Incident
 from analysis.slo import SLOConfig
 from probes.phases import PHASES
 from probes.record import ProbeRun
@@ -49,7 +50,8 @@ class TargetStatus:
     success: dict[str, dict[str, Any]]
     budget_remaining: float | None
     revision: str | None
-    open_incident: dict[str, Any] | None
+    #: The open incident covering this target, as it was passed in (an :class:`Incident`; a stored document from older callers).
+    open_incident: Incident | Mapping[str, Any] | None
 
     @property
     def status(self) -> str:
@@ -57,7 +59,7 @@ class TargetStatus:
 
 
 def target_statuses(
-    last_runs: Iterable[ProbeRun], streak_starts: dict[str, float | None], hourly: pd.DataFrame, open_incidents: Iterable[dict[str, Any]],
+    last_runs: Iterable[ProbeRun], streak_starts: dict[str, float | None], hourly: pd.DataFrame, open_incidents: Iterable[Incident | Mapping[str, Any]],
     *, now: float, slo: SLOConfig | None = None,
 ) -> list[TargetStatus]:
     """One status per target from its last run, its streak start, the hourly rollup and open incidents."""
@@ -69,12 +71,16 @@ def target_statuses(
         mine = hourly[hourly["target"] == run.target]
         success = {name: rollups.success(mine, now - span) for name, span in WINDOWS.items()}
         budget = rollups.slo_budget(window[window["target"] == run.target], slo.objective)["budget_remaining"]
-        incident = next((i for i in incidents if not i.get("targets") or run.target in i["targets"]), None)
+        incident = next((i for i in incidents if not _targets(i) or run.target in _targets(i)), None)
         out.append(TargetStatus(
             target=run.target, up=run.served, since_ts=streak_starts.get(run.target), last_run=run, strip=phase_strip(run),
             success=success, budget_remaining=budget, revision=run.revision_after or run.revision, open_incident=incident,
         ))
     return out
+
+
+def _targets(incident: Incident | Mapping[str, Any]) -> tuple[str, ...]:
+    return incident.targets if isinstance(incident, Incident) else tuple(incident.get("targets") or ())
 
 
 def headline(statuses: list[TargetStatus]) -> str:

@@ -1,21 +1,20 @@
 """The incident's GitHub body: status, signature, timeline, five whys, countermeasures, impact, fix verdict, a link back.
 
-Pure: takes the incident and its answers, returns Markdown. Every piece of user or server text is
-redacted (with the secrets passed in, then token shapes), then escaped, or shown as a code span; and
-``@mentions`` in it are neutralised, so publishing never pings a person or a team.
+Pure: renders an incident's :class:`~analysis.case_file.CaseFile` (the one the Incidents page shows) as Markdown.
+Every piece of user or server text is redacted (with the secrets passed in, then token shapes), then escaped, or
+shown as a code span; and ``@mentions`` in it are neutralised, so publishing never pings a person or a team.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
-from analysis.five_whys import WORD_JOINER, FiveWhys, code, escape, to_markdown
-from analysis.impact import Impact
-from probes.redact import redact
+from analysis.case_file import CaseFile
+from analysis.five_whys import WORD_JOINER, code, escape, to_markdown
+from probes.redact import clip, printable, redact
+from probes.timeutil import human_utc
 
 #: What GitHub reads as a mention (``@user``, ``@org/team``): an ``@`` right before a name character.
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
@@ -32,13 +31,16 @@ def neutralise_mentions(text: str) -> str:
 
 
 def _when(ts: float | None) -> str:
-    return "now (open)" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "now (open)" if ts is None else human_utc(ts)
 
 
-def incident_body(incident: dict[str, Any], *, five_whys: FiveWhys | None, impact: Impact | None,
-                  verdicts: Sequence[dict[str, Any]] = (), dashboard_url: str = "", generated_at: float,
-                  secrets: Iterable[str] = ()) -> str:
-    """The Markdown body of the incident's comment (or issue); ``secrets`` are masked wherever they appear."""
+def issue_title(case: CaseFile, secrets: Iterable[str] = ()) -> str:
+    """The title of an issue opened for the incident: one printable line, redacted, without live mentions."""
+    return neutralise_mentions(printable(clip(f"[Pathwatch] {case.id}: {case.signature}", 200, tuple(secrets))))
+
+
+def incident_body(case: CaseFile, *, secrets: Iterable[str] = ()) -> str:
+    """The Markdown body of the incident's comment (or issue), from its case file; ``secrets`` are masked wherever they appear."""
     secrets = tuple(secrets)
 
     def t(text: Any) -> str:
@@ -47,32 +49,33 @@ def incident_body(incident: dict[str, Any], *, five_whys: FiveWhys | None, impac
     def c(text: Any) -> str:
         return code(str(text), secrets)
 
-    iid = str(incident["id"])
-    lines = [f"### Pathwatch incident {t(iid)}: {t(str(incident.get('status', 'open')).upper())}", ""]
-    lines.append(f"**Signature:** {t(incident.get('signature') or incident.get('title') or 'manual incident')}")
+    inc = case.incident
+    iid = inc.id
+    lines = [f"### Pathwatch incident {t(iid)}: {t(inc.status.upper())}", ""]
+    lines.append(f"**Signature:** {t(case.signature)}")
     lines.append("")
     lines.append("**Timeline**")
-    lines.append(f"- started {_when(incident.get('start_ts'))}, ended {_when(incident.get('end_ts'))}")
-    if incident.get("targets"):
-        lines.append(f"- targets: {', '.join(t(x) for x in incident['targets'])}")
-    for rev in incident.get("revisions") or []:
+    lines.append(f"- started {_when(inc.start_ts)}, ended {_when(inc.end_ts)}")
+    if inc.targets:
+        lines.append(f"- targets: {', '.join(t(x) for x in inc.targets)}")
+    for rev in inc.revisions:
         lines.append(f"- revision {c(rev)}")
-    if incident.get("total_runs"):
-        lines.append(f"- {int(incident.get('failed_runs') or 0)} of {int(incident['total_runs'])} runs failed")
-    if verdicts:
+    if inc.total_runs:
+        lines.append(f"- {inc.failed_runs} of {inc.total_runs} runs failed")
+    if case.verdicts:
         lines += ["", "**Fix validation** (each deploy around the incident; the latest verdict last)"]
-        for v in verdicts:
-            lines.append(f"- {c(v['from_revision'])} -> {c(v['to_revision'])}: **{t(v['verdict'])}** ({t(v.get('reason', ''))})")
-    if impact is not None:
-        lines += ["", "**Impact**", "", "| figure | value | formula |", "| --- | --- | --- |"]
-        for f in impact.figures():
-            lines.append(f"| {f.name.replace('_', ' ')} | {f.value:,.2f} {t(f.unit)} | {t(f.formula)} |")
-    if five_whys is not None and (five_whys.whys or five_whys.root_cause or five_whys.countermeasures):
-        lines += ["", to_markdown(five_whys, iid, secrets).replace("## Five whys", "#### Five whys", 1).rstrip()]
+        for v in case.verdicts:
+            lines.append(f"- {c(v.from_revision)} -> {c(v.to_revision)}: **{t(v.verdict)}** ({t(v.reason)})")
+    lines += ["", "**Impact**", "", "| figure | value | formula |", "| --- | --- | --- |"]
+    for f in case.impact.figures():
+        lines.append(f"| {f.name.replace('_', ' ')} | {f.value:,.2f} {t(f.unit)} | {t(f.formula)} |")
+    fw = case.five_whys
+    if fw is not None and (fw.whys or fw.root_cause or fw.countermeasures):
+        lines += ["", to_markdown(fw, iid, secrets).replace("## Five whys", "#### Five whys", 1).rstrip()]
     body = neutralise_mentions("\n".join(lines))
     tail = []
-    if dashboard_url:
-        tail += ["", f"[Open in Pathwatch]({dashboard_url.rstrip('/')}/incidents?incident={quote(iid)})"]
-    tail += ["", f"_Updated by Pathwatch at {_when(generated_at)}; this comment is edited in place._"]
+    if case.incident_url:
+        tail += ["", f"[Open in Pathwatch]({case.incident_url})"]
+    tail += ["", f"_Updated by Pathwatch at {_when(case.generated_at)}; this comment is edited in place._"]
     # A last guard over the whole body (the marker and our own words hold no secret; the pieces were redacted before escaping).
     return marker(iid) + "\n" + redact(body + "\n".join(tail), secrets) + "\n"

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from analysis import deploys, failures, impact, incidents, latency, signatures, slo
-from probes.config import parse_duration  # noqa: F401 - re-exported for the analysis CLI
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+from probes.timeutil import iso
 
 
 @dataclass(frozen=True)
@@ -26,22 +20,21 @@ class ReportConfig:
     fix: deploys.FixRule = field(default_factory=deploys.FixRule)
 
 
-def incident_summary(inc: incidents.Incident, df: pd.DataFrame, config: ReportConfig) -> dict[str, Any]:
+def incident_summary(inc: incidents.Incident, df: pd.DataFrame, config: ReportConfig, *, now: float) -> dict[str, Any]:
     """An incident with its impact, computed on the runs of its window and targets."""
-    end = inc.end_ts if inc.end_ts is not None else float("inf")
-    runs = df[(df["started_ts"] >= inc.start_ts) & (df["started_ts"] <= end) & df["target"].isin(inc.targets or df["target"].unique())]
-    d = inc.to_dict()
+    runs = incidents.incident_runs(df, inc, now=now)
+    d = inc.to_doc()
     d.update(start=iso(inc.start_ts), end=iso(inc.end_ts), runs=inc.total_runs, impact=impact.impact(runs, config.impact).to_dict())
     return d
 
 
 def build(df: pd.DataFrame, *, now: float, since_s: float | None = None, config: ReportConfig = ReportConfig(),
-          stored_incidents: list[dict[str, Any]] = (), manual_deploys: list[tuple[str, float]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+          stored_incidents: Sequence[incidents.Incident] = (), manual_deploys: Sequence[tuple[str, float]] = ()) -> dict[str, Any]:
     rate = failures.success_rate(df)
     sigs = signatures.group_failures(df)
     detected = incidents.detect(df, config.incidents, config.slo, complete_from=now - since_s if since_s else None)
     detected_ids = {i.id for i in detected}
-    extra = [i for i in stored_incidents if i.get("id") not in detected_ids and i.get("kind") == "manual"]
+    extra = [i.to_doc() for i in stored_incidents if i.id not in detected_ids and i.kind == "manual"]
     status = slo.status(df, config.slo, now)
     imp = impact.impact(df, config.impact)
     return {
@@ -57,7 +50,7 @@ def build(df: pd.DataFrame, *, now: float, since_s: float | None = None, config:
         "failed_phases": failures.counts(df, "failed_phase"),
         "time_to_failure_ms": failures.time_to_failure(df),
         "signatures": [s.to_dict() | {"sentence": signatures.sentence(s)} for s in sigs],
-        "incidents": [incident_summary(i, df, config) for i in detected] + extra,
+        "incidents": [incident_summary(i, df, config, now=now) for i in detected] + extra,
         "revisions": [
             {"revision": r.revision, "runs": r.runs, "success_rate": r.success_rate, "first_seen": iso(r.first_seen), "last_seen": iso(r.last_seen),
              "dominant_outcome": r.dominant_outcome, "dominant_failure_mode": r.dominant_failure_mode}

@@ -13,12 +13,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from probes.redact import clip, printable
+from probes.timeutil import parse_iso
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in (\S+))?')
 _EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s*(.*))?$")
@@ -89,7 +89,7 @@ def parse_traceback(text: str) -> tuple[str | None, str | None, str | None]:
 
 
 def _ts(entry: dict[str, Any]) -> float:
-    return datetime.fromisoformat(str(entry["timestamp"]).replace("Z", "+00:00")).timestamp()
+    return parse_iso(str(entry["timestamp"]))
 
 
 def session_of(entry: dict[str, Any]) -> str | None:

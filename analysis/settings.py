@@ -1,7 +1,8 @@
 """Settings for the analysis and the dashboard: SLO, business impact, incident rule, dashboard flags.
 
 Parsed from a mapping (the TOML file named by ``PATHWATCH_SETTINGS``; see demo/settings.toml);
-every error names the field, as the probe config does.
+every error names the field, as the probe config does. Reading the file is the edge's work
+(``services.settings.settings_from_env``): this module only checks what it is given.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from analysis.incidents import IncidentRule
 from analysis.report import ReportConfig
 from analysis.slo import SLOConfig
 from probes.errors import ConfigError
-
-SETTINGS_ENV = "PATHWATCH_SETTINGS"
 
 
 @dataclass(frozen=True)
@@ -127,11 +126,11 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
     return Settings(ReportConfig(slo=slo, impact=imp, incidents=rule, fix=FixRule()), dash)
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the file named by PATHWATCH_SETTINGS, or the defaults (the one edge that reads a file)."""
-    import os
+def __getattr__(name: str) -> object:
+    """Compatibility for ``pages/`` until they import it from ``services.settings`` (remove then): the reading
+    moved to the edge, and is only looked up here on demand."""
+    if name in ("settings_from_env", "SETTINGS_ENV"):
+        import services.settings
 
-    from probes.config import read_toml
-
-    path = (environ if environ is not None else os.environ).get(SETTINGS_ENV)
-    return parse_settings(read_toml(path, SETTINGS_ENV), source=path) if path else Settings()
+        return getattr(services.settings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

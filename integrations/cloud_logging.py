@@ -1,12 +1,14 @@
-"""Google Cloud Logging: the probe sink, syncing probe runs from many locations, and the backend's own errors.
+"""Google Cloud Logging: the probe sink, reading probe runs written from many locations, and the backend's own errors.
 
 Thin adapter over the google-cloud-logging client library (HTTP transport). Entries are handled as
 the REST API's JSON dicts (``LogEntry.to_api_repr()``), the same shape the sandbox writes to its log
-file, so the cloud and the local source share every line of parsing.
+file, so the cloud and the local source share every line of parsing. Plain data in and out: what is
+done with the entries (runs saved with a cursor, errors linked to runs) is ``services.sync`` and
+``services.server_errors``.
 
-Configuration: project from ``--project`` or ``PATHWATCH_GCP_PROJECT``; credentials by Application
-Default Credentials; ``PATHWATCH_LOGGING_ENDPOINT`` overrides the API endpoint (a loopback ``http://``
-endpoint is then used with anonymous credentials: tests and private endpoints).
+Configuration: the project is passed in; credentials by Application Default Credentials;
+``PATHWATCH_LOGGING_ENDPOINT`` overrides the API endpoint (a loopback ``http://`` endpoint is then used
+with anonymous credentials: tests and private endpoints).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,23 +30,15 @@ from probes.outcomes import OUTCOMES
 from probes.phases import PHASES
 from probes.record import MAX_EVENT_DETAIL, EventRecord, ProbeRun
 from probes.redact import clip, known_secrets, printable, redact_data
+from probes.timeutil import parse_iso, parse_iso_datetime, rfc3339
 
 PROBE_LOG = "pathwatch-probe"
-PROJECT_ENV = "PATHWATCH_GCP_PROJECT"
 ENDPOINT_ENV = "PATHWATCH_LOGGING_ENDPOINT"
-SYNC_CURSOR = "cloud_logging_probe_sync"
 PAGE_SIZE = 500
 
 
 class CloudLoggingError(PathwatchError):
     """Cloud Logging could not be reached or refused the request; the message says which and why."""
-
-
-def project_from(arg: str | None, environ: dict[str, str] | None = None) -> str:
-    project = arg or (environ if environ is not None else os.environ).get(PROJECT_ENV)
-    if not project:
-        raise ConfigError(f"no Google Cloud project: pass --project or set {PROJECT_ENV}")
-    return project
 
 
 def client(project: str, environ: dict[str, str] | None = None) -> Any:
@@ -86,7 +79,7 @@ def check_entry(entry: Any) -> None:
     if not isinstance(entry.get("timestamp"), str):
         raise MalformedEntry("timestamp: missing or not text")
     try:
-        _parse_ts(entry["timestamp"])
+        parse_iso_datetime(entry["timestamp"])
     except ValueError:
         raise MalformedEntry(f"timestamp: not RFC 3339 ({printable(clip(entry['timestamp'], 40))!r})") from None
     for key, kind in (("insertId", str), ("severity", str), ("textPayload", str), ("jsonPayload", dict), ("labels", dict), ("resource", dict)):
@@ -149,7 +142,7 @@ class ProbeSink:
             try:
                 self.logger.log_struct(redact_data(run.to_dict(), self.secrets), severity="INFO" if run.ok else "ERROR",
                                        labels=redact_data(run_labels(run), self.secrets), insert_id=run.run_id,
-                                       timestamp=_parse_ts(run.started_at))
+                                       timestamp=parse_iso_datetime(run.started_at))
             except Exception as exc:  # noqa: BLE001 - the client raises many types; one message for the user
                 raise CloudLoggingError(f"writing run {run.run_id} to Cloud Logging failed: {_why(exc)}") from exc
 
@@ -193,16 +186,17 @@ def _entries(cl: Any, project: str, filter_: str, page_size: int) -> Iterator[An
     return iter(it)
 
 
-def _entry_ts(entry: Any) -> float | None:
+def entry_ts(entry: Any) -> float | None:
+    """The entry's time in seconds since the epoch, or None when it has no readable one."""
     try:
-        return _parse_ts(entry["timestamp"]).timestamp()
+        return parse_iso(entry["timestamp"])
     except (TypeError, KeyError, ValueError, AttributeError):
         return None
 
 
-def _page_ts(page: list[Any], default: float) -> float:
+def page_ts(page: list[Any], default: float) -> float:
     """The newest readable timestamp of a page (a page's unreadable entries never stop the cursor)."""
-    stamps = [ts for e in page if (ts := _entry_ts(e)) is not None]
+    stamps = [ts for e in page if (ts := entry_ts(e)) is not None]
     return max(stamps) if stamps else default
 
 
@@ -222,13 +216,13 @@ def batches(cl: Any, project: str, make_filter: Callable[[float], str], start_ts
                 batch.append(entry)
                 if len(batch) >= batch_size:
                     yield batch
-                    cursor = _page_ts(batch, cursor)
+                    cursor = page_ts(batch, cursor)
                     batch, retries = [], 0
         except Exception as exc:  # noqa: BLE001
             if _is_quota(exc) and retries < max_retries:
                 if batch:
                     yield batch
-                    cursor = _page_ts(batch, cursor)
+                    cursor = page_ts(batch, cursor)
                 sleep(backoff_s * 2 ** retries)
                 retries += 1
                 continue
@@ -238,15 +232,7 @@ def batches(cl: Any, project: str, make_filter: Callable[[float], str], start_ts
         return
 
 
-def _parse_ts(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-# ---------------------------------------------------------------- sync probe runs into the store
+# ---------------------------------------------------------------- probe runs from the probe log
 
 class ForeignEntry(ValueError):
     """An entry in the probe log that is not a run and never was meant to be (the client library's diagnostic entry)."""
@@ -313,7 +299,7 @@ def run_from_entry(entry: Any) -> ProbeRun:
         raise MalformedEntry("jsonPayload.run_id: missing, or not a run id (1 to 128 of A-Z a-z 0-9 . _ : -)")
     started_at = _text(payload, "started_at", 64, required=True)
     try:
-        _parse_ts(str(started_at))
+        parse_iso_datetime(str(started_at))
     except ValueError:
         raise MalformedEntry("jsonPayload.started_at: not an ISO 8601 time") from None
     outcome = payload.get("outcome")
@@ -352,57 +338,9 @@ def run_from_entry(entry: Any) -> ProbeRun:
     )
 
 
-#: The malformed entries already reported that a later sync may read again (those at or after its cursor).
-SYNC_REPORTED = "cloud_logging_probe_sync_reported"
-MAX_REMEMBERED = 1000
-
-
-def sync(store: Any, project: str, *, since_ts: float, cl: Any = None, progress: Callable[[str], None] | None = None,
-         sleep: Callable[[float], None] = time.sleep, page_size: int = PAGE_SIZE) -> dict[str, Any]:
-    """Pull probe entries into the store, page by page, resuming from the saved cursor.
-
-    Each page's runs and the cursor (the newest readable timestamp of the page) are written in one transaction,
-    so an interruption loses nothing and a rerun re-reads at most one page, whose runs are skipped by run_id.
-
-    An entry that is not a readable run is skipped: counted in ``skipped``, its insertId in ``skipped_ids`` (the
-    first 20) and reported once through ``progress``; the good entries around it are imported and the cursor moves
-    past it. A later sync that reads it again (it shares the cursor's timestamp) neither counts nor reports it again.
-    """
-    from store import kv
-
-    cl = cl or client(project)
-    cursor = kv.get(store, SYNC_CURSOR)
-    start = max(since_ts, float(cursor)) if cursor else since_ts
-    try:
-        remembered: dict[str, float | None] = dict(json.loads(kv.get(store, SYNC_REPORTED) or "{}"))
-    except (ValueError, TypeError):  # a damaged memory costs at most a repeated report, never the sync
-        remembered = {}
-
-    def make_filter(ts: float) -> str:
-        return f'logName="projects/{project}/logs/{PROBE_LOG}" AND timestamp>="{rfc3339(ts)}"'
-
-    skips = Skips(report=(lambda line: progress(f"sync: {line}")) if progress else None)
-    seen = added = ignored = 0
-    last_ts = start
-    for page in batches(cl, project, make_filter, start, batch_size=page_size, sleep=sleep):
-        runs = []
-        for entry in page:
-            try:
-                runs.append(run_from_entry(entry))
-            except ForeignEntry:
-                ignored += 1
-            except MalformedEntry as exc:
-                eid = entry_id(entry)
-                if eid not in remembered or eid == "(no insertId)":
-                    remembered[eid] = _entry_ts(entry)
-                    skips.add(eid, str(exc))
-        last_ts = _page_ts(page, last_ts)
-        remembered = dict(list({k: v for k, v in remembered.items() if v is None or v >= last_ts}.items())[-MAX_REMEMBERED:])
-        added += store.save_runs(runs, kv_updates={SYNC_CURSOR: repr(last_ts), SYNC_REPORTED: json.dumps(remembered)})
-        seen += len(page)
-        if progress:
-            progress(f"sync: {seen} entries read, {added} new runs, up to {rfc3339(last_ts)}")
-    return {"entries": seen, "added": added, "skipped": skips.count, "skipped_ids": skips.ids, "ignored": ignored}
+def probe_filter(project: str, since_ts: float) -> str:
+    """The ``pathwatch-probe`` log's entries from ``since_ts`` on."""
+    return f'logName="projects/{project}/logs/{PROBE_LOG}" AND timestamp>="{rfc3339(since_ts)}"'
 
 
 # ---------------------------------------------------------------- server error logs
@@ -465,7 +403,7 @@ def read_log_file(path: str | Path, start_ts: float, end_ts: float, service: str
         except MalformedEntry as exc:
             skips.add(f"{path}:{n}", str(exc))
             continue
-        ts = _parse_ts(e["timestamp"]).timestamp()
+        ts = parse_iso(e["timestamp"])
         sev = e.get("severity") or "DEFAULT"
         in_scope = service is None or ((e.get("resource") or {}).get("labels") or {}).get("service_name") == service
         if in_scope and start_ts <= ts <= end_ts and (order.index(sev) if sev in order else 0) >= floor:

@@ -189,21 +189,23 @@ def _sink(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The Cloud Logging sink, imported only when asked for: the plain cron path stays lean."""
     if not args.cloud_logging:
         return None
-    from integrations.cloud_logging import ProbeSink, project_from
+    from services.sync import open_sink
 
-    return ProbeSink(project_from(args.project))
+    return open_sink(args.project)
 
 
 def sync_command(args: argparse.Namespace) -> int:
-    from integrations.cloud_logging import project_from, sync
-    from probes.config import parse_duration
+    from probes.timeutil import parse_duration
+    from services.settings import gcp_project
+    from services.sync import sync_probe_runs
     from store import resolve_db_path
     from store.sqlite import open_store
 
-    project = project_from(args.project)
+    project = gcp_project(args.project)
     since_s = parse_duration(args.since, "--since")
     with open_store(resolve_db_path(args.db)) as store:
-        result = sync(store, project, since_ts=time.time() - since_s, progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
+        result = sync_probe_runs(store, project, since_ts=time.time() - since_s,
+                                 progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result), flush=True)
     return EXIT_OK
 

@@ -22,13 +22,12 @@ from probes.errors import ConfigError
 from probes.phases import PHASES
 from probes.protocol import bypasses_auth
 from probes.redact import MASK, clip
+from probes.timeutil import MAX_DURATION_S, parse_duration  # noqa: F401 - durations live in probes.timeutil; kept importable here
 
 DEFAULT_TIMEOUT_S = 120.0
 #: The longest deadline, schedule or token lifetime a setting may ask for: a day. Anything longer is a typo
 #: (``timeout_s = 1e12``) that would leave a probe waiting forever.
 MAX_SECONDS = 86400.0
-#: The longest look-back a duration flag (``--since``, ``--chunk``) may ask for: ten years.
-MAX_DURATION_S = 3650 * 86400.0
 DEFAULT_USER_REQUEST = "Probe: summarise the last 3 messages"
 
 
@@ -92,32 +91,6 @@ def target_from_url(url: str, *, name: str | None = None, health_url: str | None
     if timeout is not None:
         t = replace(t, timeouts=replace(t.timeouts, total=_positive(timeout, "--timeout")))
     return t
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str, where: str = "duration", *, min_s: float = 0.0, max_s: float = MAX_DURATION_S) -> float:
-    """'90s', '30m', '24h', '7d', '2w' -> seconds; zero, anything under ``min_s`` and anything over ``max_s``
-    (ten years by default) are refused, naming ``where`` (the flag)."""
-    m = _DURATION.match(text) if isinstance(text, str) else None
-    if not m:
-        raise ConfigError(f"{where} {text!r}: not a duration; use a number and a unit, e.g. 30m, 24h, 7d")
-    seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
-    if seconds <= 0 or seconds < min_s:
-        raise ConfigError(f"{where} {text!r}: must be more than zero" + (f", at least {_human_s(min_s)}" if min_s else ""))
-    if seconds > max_s:
-        raise ConfigError(f"{where} {text!r}: must be at most {_human_s(max_s)}")
-    return seconds
-
-
-def _human_s(seconds: float) -> str:
-    """A bound in the unit a person would write it in: 60 -> '1m', 86400 -> '1d'."""
-    for unit in ("d", "h", "m"):
-        if seconds >= _UNIT_S[unit] and seconds % _UNIT_S[unit] == 0:
-            return f"{seconds / _UNIT_S[unit]:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from datetime import datetime
 from typing import Any
 
 from probes.phases import MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
 from probes.record import ProbeRun
+from probes.timeutil import parse_iso
 
 #: The per-phase duration columns of ``runs``: ``ms_<phase>``.
 PHASE_COLUMNS: dict[str, str] = {p: f"ms_{p}" for p in PHASES}
@@ -51,8 +51,8 @@ DAY = 86400
 
 
 def iso_to_ts(iso: str) -> float:
-    """Seconds since the epoch of a stored UTC ISO 8601 time (``Z`` or an offset)."""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    """Seconds since the epoch of a stored UTC ISO 8601 time (``Z`` or an offset; see :mod:`probes.timeutil`)."""
+    return parse_iso(iso)
 
 
 def run_row(run: ProbeRun) -> tuple[Any, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from analysis import incidents
@@ -31,12 +32,12 @@ def test_the_stored_id_survives_an_earlier_start() -> None:
     (full,) = incidents.detect(from_runs(RUNS))
     assert full.targets == ("a", "b") and full.start_ts == T0 + 9, "b's earlier failures join the same outage"
     assert full.id != first.id, "left alone, the id would change with the first failed run"
-    (kept,) = incidents.keep_ids([full], [first.to_dict()])
+    (kept,) = incidents.keep_ids([full], [first])
     assert kept.id == first.id and kept.start_ts == T0 + 9 and not kept.open
 
 
 def test_unrelated_incidents_keep_their_own_ids() -> None:
     (full,) = incidents.detect(from_runs(RUNS))
-    other = {**full.to_dict(), "id": "INC-other", "failure_mode": "event_timeout/agent_started/-"}
-    manual = {**full.to_dict(), "id": "MAN-1", "kind": "manual"}
+    other = replace(full, id="INC-other", failure_mode="event_timeout/agent_started/-")
+    manual = replace(full, id="MAN-1", kind="manual")
     assert [i.id for i in incidents.keep_ids([full], [other, manual])] == [full.id]

@@ -160,7 +160,8 @@ def test_incremental_detection_equals_a_full_pass(db_path):  # type: ignore[no-u
 
 
 def test_detect_since_never_cuts_an_incident():
-    stored = [{"id": "a", "kind": "detected", "start_ts": 100.0, "end_ts": 5000.0}, {"id": "b", "kind": "detected", "start_ts": 6000.0, "end_ts": None}]
+    stored = [incidents.Incident.from_doc(d) for d in ({"id": "a", "kind": "detected", "start_ts": 100.0, "end_ts": 5000.0},
+                                                       {"id": "b", "kind": "detected", "start_ts": 6000.0, "end_ts": None})]
     assert incidents.detect_since([], None) is None, "the first detection reads everything"
     assert incidents.detect_since(stored, 10_000.0) == 6000.0, "an open incident is re-read from its start"
     assert incidents.detect_since(stored[:1], 10_000.0) == 6400.0, "an incident that ended before the window is left alone"

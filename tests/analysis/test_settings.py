@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.settings import parse_settings, settings_from_env
+from analysis.settings import parse_settings
 from probes.errors import ConfigError
+from services.settings import settings_from_env
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "settings.toml"
 

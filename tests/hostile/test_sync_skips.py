@@ -22,6 +22,7 @@ import pytest
 
 from integrations import cloud_logging
 from sandbox.logs import ORCHESTRATOR_TRACEBACK, CloudLog
+from services.sync import SYNC_CURSOR, sync_probe_runs
 from store import kv
 from store.sqlite import iso_to_ts, open_store
 from tests.fakes.logging_api import FakeLogging, fake_logging
@@ -98,7 +99,7 @@ def test_probes_sync_imports_the_good_entries_and_skips_each_bad_one_once(tmp_pa
         assert field in lines[0], f"the report names the field: {lines[0]}"
     with open_store(db) as s:
         stored = sorted(r[0] for r in s.run_rows(("run_id",)))
-        cursor = float(kv.get(s, cloud_logging.SYNC_CURSOR) or 0)
+        cursor = float(kv.get(s, SYNC_CURSOR) or 0)
     assert stored == sorted(good), "nothing half-read was stored"
     assert cursor == iso_to_ts(last_ts), "the cursor moved to the newest entry, past the bad ones"
     assert two["added"] == 0 and two["skipped"] == 0, two
@@ -112,8 +113,8 @@ def test_a_page_of_nothing_but_bad_entries_still_moves_the_cursor(tmp_path: Path
         good, bad = _filled(fake, n_good=3)
         reports: list[str] = []
         cl = cloud_logging.client(PROJECT, {"PATHWATCH_LOGGING_ENDPOINT": fake.endpoint})
-        res = cloud_logging.sync(store, PROJECT, since_ts=0, cl=cl, page_size=4, progress=reports.append)
-        again = cloud_logging.sync(store, PROJECT, since_ts=0, cl=cl, page_size=4, progress=reports.append)
+        res = sync_probe_runs(store, PROJECT, since_ts=0, cl=cl, page_size=4, progress=reports.append)
+        again = sync_probe_runs(store, PROJECT, since_ts=0, cl=cl, page_size=4, progress=reports.append)
         stored = sorted(r[0] for r in store.run_rows(("run_id",)))
     assert stored == sorted(good) and res["added"] == len(good)
     assert res["skipped"] == len(bad) and again["skipped"] == 0 and again["added"] == 0
