@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from probes.clikit import Parser, add_db, add_json, run_main, subcommands
-from probes.errors import ConfigError, PathwatchError
+from probes.errors import ConfigError
 from probes.redact import known_secrets, printable, redact
 from probes.timeutil import iso, parse_duration, parse_iso_arg
 from store import resolve_db_path
@@ -186,10 +186,6 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "five-whys":
             print(incident_service.five_whys_markdown(store, args.incident), end="")
             return 0
-    return 2
-    except PathwatchError as exc:
-        print(f"pathwatch: {printable(redact(str(exc), known_secrets()))}", file=sys.stderr)
-        return 3
     return 2
 
 
