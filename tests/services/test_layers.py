@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Modules whose ``__getattr__`` forwards old names to ``services`` (remove each once pages/ call services).
@@ -90,7 +88,6 @@ def test_the_compatibility_shims_are_the_known_ones() -> None:
     assert shims == COMPAT_SHIMS
 
 
-@pytest.mark.xfail(strict=True, reason="analysis/cli.py builds its parser on probes.cli._Parser until the shared CLI toolkit lands")
 def test_no_one_outside_probes_uses_the_probes_private_parser() -> None:
     files = [p for part in ("analysis", "services", "integrations", "sandbox", "store") for p in _part(part)]
     assert _breaking(files, ("probes.cli._Parser",)) == []
