@@ -124,11 +124,11 @@ def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None) -> l
     store must not hide the run, so the Cloud Logging entry, the Prometheus file and the JSON lines follow
     either way.
     """
-    from store.errors import StoreError
-
     broken: list[str] = []
     store_ok: bool | None = None
     if store is not None:
+        from store.errors import StoreError  # only with a store: --no-store never loads sqlite3
+
         try:
             store.save_runs(runs)
             store_ok = True
