@@ -279,3 +279,19 @@ def detect_since(stored: list[dict[str, object]], last_detection_ts: float | Non
         if not reach:
             return since
         since = min(reach)
+
+
+# ---------------------------------------------------------------- one incident on the pages
+
+def span(incident: dict[str, object], now: float) -> tuple[float, float]:
+    """(start, end) of an incident; an open one ends ``now``."""
+    end = incident.get("end_ts")
+    return float(incident["start_ts"]), float(end) if end is not None else now  # type: ignore[arg-type]
+
+
+def runs_during(df: pd.DataFrame, incident: dict[str, object], now: float) -> pd.DataFrame:
+    """The runs of ``df`` inside the incident's span, on its targets when it names any."""
+    start, end = span(incident, now)
+    during = df[(df["started_ts"] >= start) & (df["started_ts"] <= end)]
+    targets = incident.get("targets")
+    return during[during["target"].isin(list(targets))] if targets else during  # type: ignore[call-overload]

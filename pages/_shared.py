@@ -386,6 +386,9 @@ def oidc_configured() -> bool:
 
 def page_header(title: str, caption: str) -> Filters | None:
     """Title, the shared sidebar filters, and the empty-store guidance; None when there is nothing to show."""
+    from pages._nav import ensure_routed
+
+    ensure_routed()
     st.title(title)
     try:
         empty = store_is_empty()
