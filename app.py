@@ -1,6 +1,6 @@
-"""Pathwatch dashboard: ``streamlit run app.py``. A router: page registry, settings, auto-refresh.
+"""Pathwatch dashboard: ``streamlit run app.py``. A router: page registry and sidebar links, settings, auto-refresh.
 
-Each page draws the shared filters itself through ``pages._shared.page_header`` (Streamlit's AppTest
+Each page draws the shared filters itself through ``pages._layout.page_header`` (Streamlit's AppTest
 reruns only the page script, so a page must stand on its own).
 """
 
@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _nav, _shared
+from pages import _nav, _store
 
 st.set_page_config(page_title="Pathwatch", page_icon=":material/monitor_heart:", layout="wide")
 
 page = _nav.navigation()
 _nav.sidebar_links()
 try:
-    config = _shared.settings()
+    config = _store.settings()
 except Exception as exc:  # noqa: BLE001 - a bad settings file is shown, not thrown
     st.error(f"Pathwatch cannot start: {exc}")
     st.stop()
-
 
 
 def show() -> None:

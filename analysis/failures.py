@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 from analysis.stats import Rate, percentiles, wilson
@@ -63,3 +65,12 @@ def ttf_seconds(df: pd.DataFrame) -> pd.DataFrame:
     failed = df[~df["ok"]]
     out = pd.DataFrame({"outcome": failed["outcome"], "seconds": failed["ms_after_start_agent"] / 1000.0})
     return out.dropna(subset=["seconds"]).reset_index(drop=True)
+
+
+def bucket_span(buckets: Iterable[float], bucket_s: float, marks: Iterable[float] = ()) -> tuple[float, float] | None:
+    """The x range of a chart of time buckets: from the first bucket's start to the last one's end, widened only to
+    take in ``marks`` (deploys inside the window), never to the empty rest of the window. None: nothing to show."""
+    starts, marks = list(buckets), list(marks)
+    if not starts:
+        return None
+    return min([float(min(starts)), *marks]), max([float(max(starts)) + bucket_s, *marks])

@@ -183,11 +183,13 @@ def trend_bucket(first_ts: float, last_ts: float, minimum_s: float = 60.0) -> fl
     return max(minimum_s, auto_bucket(first_ts, last_ts))
 
 
-def trend_span(buckets: pd.Series, bucket_s: float) -> tuple[float, float] | None:
-    """The x range that holds the trend's bars and nothing else: first bucket start to last bucket end (None: no bars)."""
-    if buckets.empty:
-        return None
-    return float(buckets.min()), float(buckets.max()) + bucket_s
+def trend(df: pd.DataFrame, hourly: pd.DataFrame | None, config: ImpactConfig = ImpactConfig()) -> tuple[pd.DataFrame, float]:
+    """The downtime trend and its bar width: from the runs (:func:`by_period`), or from the hourly rollup when given
+    (:func:`hourly_trend`, bars of an hour or more), with bars sized to the span the data covers."""
+    times = df["started_ts"] if hourly is None else hourly["hour_ts"]
+    minimum = 60.0 if hourly is None else 3600.0
+    bucket_s = trend_bucket(float(times.min()), float(times.max()), minimum) if len(times) else minimum
+    return (by_period(df, bucket_s, config) if hourly is None else hourly_trend(hourly, bucket_s, config)), bucket_s
 
 
 def incidents_in_window(incidents: list[dict[str, object]], since_ts: float | None, now: float) -> list[dict[str, object]]:

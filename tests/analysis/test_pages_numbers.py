@@ -57,9 +57,19 @@ def test_bucket_sizes_follow_the_span_the_data_covers() -> None:
     assert impact.trend_bucket(0.0, 30 * 86400.0) == 86400.0
 
 
-def test_the_trend_span_holds_the_bars_and_nothing_else() -> None:
-    assert impact.trend_span(pd.Series([120.0, 60.0, 180.0]), 60.0) == (60.0, 240.0)
-    assert impact.trend_span(pd.Series([], dtype="float64"), 60.0) is None
+def test_the_bucket_span_holds_the_bars_and_the_deploys_and_nothing_else() -> None:
+    assert failures.bucket_span(pd.Series([120.0, 60.0, 180.0]), 60.0) == (60.0, 240.0)
+    assert failures.bucket_span([120.0], 60.0, marks=[30.0, 150.0]) == (30.0, 180.0), "a deploy just before the data stays in view"
+    assert failures.bucket_span(pd.Series([], dtype="float64"), 60.0, marks=[5.0]) is None
+
+
+def test_the_impact_trend_is_sized_to_the_data(story: pd.DataFrame) -> None:
+    trend, bucket_s = impact.trend(story, None)
+    assert bucket_s == impact.trend_bucket(story["started_ts"].min(), story["started_ts"].max())
+    assert trend["runs"].sum() == len(story) and trend["bucket"].min() <= story["started_ts"].min()
+    hourly = pd.DataFrame({"target": ["a", "a"], "hour_ts": [0.0, 7200.0], "ok": [True, False], "n": [4, 4]})
+    trend, bucket_s = impact.trend(story.iloc[0:0], hourly)
+    assert bucket_s == 3600.0 and list(trend["downtime_minutes"]) == [0.0, 60.0]
 
 
 def test_outcomes_over_window_uses_the_runs_then_the_rollup(story: pd.DataFrame) -> None:
