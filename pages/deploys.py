@@ -27,7 +27,6 @@ if f is not None:
         )
         fig = px.timeline(bars, x_start="start", x_end="end", y="label", color="dominant_failure", hover_data=["revision", "runs", "success"],
                           category_orders={"label": list(dict.fromkeys(bars["label"]))}, labels={"label": "revision", "dominant_failure": "dominant failure"})
-        fig.update_yaxes(autorange="reversed")  # the first revision on top
         st.plotly_chart(fig, key="dep_timeline")
         st.dataframe(timeline.assign(**{"first seen": timeline["start_ts"].map(fmt.fmt_ts), "success rate": timeline["success_rate"].map(fmt.fmt_pct),
                                         "dominant failure": timeline["dominant_failure"].map(fmt.or_dash)})
