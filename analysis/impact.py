@@ -175,9 +175,9 @@ def hourly_trend(hourly: pd.DataFrame, bucket_s: float, config: ImpactConfig = I
 
 # ---------------------------------------------------------------- the Impact page
 
-def trend_bucket(first_ts: float, last_ts: float, minimum_s: float = 60.0) -> float:
-    """The trend's bar width: about 60 bars over the span the data covers, never under ``minimum_s`` (an hour when
-    the trend comes from the hourly rollup)."""
+def trend_bucket(first_ts: float, last_ts: float, minimum_s: float = 0.0) -> float:
+    """The trend's bar width: about 60 bars over the span the data covers (``failures.auto_bucket``), never under
+    ``minimum_s`` (an hour when the trend comes from the hourly rollup)."""
     from analysis.failures import auto_bucket
 
     return max(minimum_s, auto_bucket(first_ts, last_ts))
@@ -187,8 +187,8 @@ def trend(df: pd.DataFrame, hourly: pd.DataFrame | None, config: ImpactConfig = 
     """The downtime trend and its bar width: from the runs (:func:`by_period`), or from the hourly rollup when given
     (:func:`hourly_trend`, bars of an hour or more), with bars sized to the span the data covers."""
     times = df["started_ts"] if hourly is None else hourly["hour_ts"]
-    minimum = 60.0 if hourly is None else 3600.0
-    bucket_s = trend_bucket(float(times.min()), float(times.max()), minimum) if len(times) else minimum
+    minimum = 0.0 if hourly is None else 3600.0
+    bucket_s = trend_bucket(float(times.min()), float(times.max()), minimum) if len(times) else 3600.0
     return (by_period(df, bucket_s, config) if hourly is None else hourly_trend(hourly, bucket_s, config)), bucket_s
 
 

@@ -141,8 +141,8 @@ def signature_table(sigs: Iterable[Any]) -> pd.DataFrame:
     """Failure signatures as a table: times people read, the server's signature or a dash, outside text inert."""
     rows = [{
         "count": s.count, "outcome": s.outcome, "failed phase": or_dash(s.failed_phase), "close code": DASH if s.close_code is None else str(s.close_code),
-        "after start_agent": s.ttf_band, "server signature": shown(s.server_signature, 300) if s.server_signature else DASH,
-        "first seen": fmt_ts(s.first_ts), "last seen": fmt_ts(s.last_ts), "first revision": or_dash(s.first_revision),
+        "after start_agent": s.ttf_band, "first seen": fmt_ts(s.first_ts), "last seen": fmt_ts(s.last_ts),
+        "server signature": shown(s.server_signature, 300) if s.server_signature else DASH, "first revision": or_dash(s.first_revision),
         "close reason": shown(s.close_reason, 200) if s.close_reason else DASH, "key": shown(s.key, 400),
     } for s in sigs]
     return pd.DataFrame(rows)

@@ -51,6 +51,8 @@ def github_section(inc_id: str, now: float) -> None:
     if tracking:
         st.markdown(f"Tracking: {link(tracking)}")
     if data.read_only():
+        if not tracking:
+            st.caption("No GitHub issue yet; publishing is in the editable view.")
         return
     g1, g2, g3 = st.columns([3, 1, 2])
     repo = g1.text_input("Repository (OWNER/NAME)", value=os.environ.get("PATHWATCH_GITHUB_REPO", ""), key="gh_repo")

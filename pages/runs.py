@@ -25,7 +25,9 @@ if f is not None:
     failed_only = c3.toggle("Failures only", key="runs_failed")
     df = data.newest_runs(f.targets, data.bucket(f.since_ts), f.revision, failed_only or bool(outcomes and "ok" not in outcomes),
                           tuple(outcomes), None if phase == "(any)" else phase, MAX_ROWS)
-    table = df.iloc[::-1].assign(time=fmt.ts_axis(df["started_ts"].iloc[::-1]).to_numpy())[SHOWN]
+    newest = df.iloc[::-1]
+    table = newest.assign(time=fmt.ts_axis(newest["started_ts"]).to_numpy(), failed_phase=newest["failed_phase"].map(fmt.or_dash),
+                          close_code=newest["close_code"].map(lambda c: fmt.DASH if pd.isna(c) else str(c)))[SHOWN]
     st.caption(f"{len(table):,} runs shown (at most the newest {MAX_ROWS:,} of the window that match)")
     picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="runs_table")
     rows = picked.selection.rows if picked is not None else []

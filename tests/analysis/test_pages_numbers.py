@@ -52,7 +52,8 @@ def test_timeline_of_the_story_orders_the_four_revisions_and_chains_them(story: 
 def test_bucket_sizes_follow_the_span_the_data_covers() -> None:
     assert latency.bucket_for(0.0, 600.0) == 60.0, "never under a minute"
     assert latency.bucket_for(0.0, 86400.0) == 1800.0
-    assert impact.trend_bucket(0.0, 600.0) == 60.0
+    assert impact.trend_bucket(0.0, 600.0) == 10.0
+    assert impact.trend_bucket(0.0, 3600.0) == 60.0
     assert impact.trend_bucket(0.0, 600.0, minimum_s=3600.0) == 3600.0
     assert impact.trend_bucket(0.0, 30 * 86400.0) == 86400.0
 
