@@ -7,6 +7,7 @@ seconds. Writes never happen in read-only mode: there, fetched server errors are
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -252,6 +253,16 @@ def collect_server_logs(source: Any, start_ts: float, end_ts: float, **kwargs: A
         old = kept.get(row["insert_id"])
         kept[row["insert_id"]] = {**row, "run_id": row["run_id"] or (old or {}).get("run_id")}
     return rows
+
+
+def fetch_server_errors(source: Any, start_ts: float, end_ts: float, revisions: tuple[str, ...] = ()) -> tuple[int, list[str]]:
+    """Fetch and keep the backend's errors of an incident's window (the service from PATHWATCH_SERVICE for Cloud
+    Logging); returns how many entries were skipped as malformed, and the first ids of them."""
+    from integrations.cloud_logging import Skips
+
+    skips = Skips()
+    collect_server_logs(source, start_ts, end_ts, service=os.environ.get("PATHWATCH_SERVICE"), revisions=revisions, skips=skips)
+    return skips.count, [str(i) for i in skips.ids]
 
 
 def _merged(stored_rows: list[dict[str, Any]], wanted: Any) -> list[dict[str, Any]]:

@@ -13,9 +13,8 @@ import streamlit as st
 from analysis import five_whys
 from analysis.five_whys import Countermeasure, Evidence, FiveWhys, Why
 from pages import _data as data
-from pages._format import md, shown
+from pages._format import five_whys_markdown, md, shown
 from pages._layout import author, oidc_configured
-from probes.redact import known_secrets
 
 CM_COLUMNS = ["action", "owner", "due", "tracking_link", "status"]
 
@@ -30,13 +29,13 @@ def five_whys_section(inc: dict[str, Any], signatures: list[dict[str, Any]], ver
         st.session_state[key] = copy.deepcopy(saved) if saved else FiveWhys(inc_id, five_whys.draft_whys(inc, signatures, verdicts))
     fw: FiveWhys = st.session_state[key]
     if data.read_only():
-        st.markdown(five_whys.to_markdown(fw, inc.get("title") or inc_id, known_secrets()))
+        st.markdown(five_whys_markdown(fw, inc.get("title") or inc_id))
     else:
         _editor(fw, key, saved)
     if history:
         with st.expander(f"Edit history ({len(history)})"):
             st.dataframe(history, hide_index=True, key=f"{key}_history")
-    st.download_button("Download the five whys (Markdown)", five_whys.to_markdown(fw, inc.get("title") or inc_id, known_secrets()),
+    st.download_button("Download the five whys (Markdown)", five_whys_markdown(fw, inc.get("title") or inc_id),
                        file_name=f"{inc_id}-five-whys.md", mime="text/markdown", key=f"{key}_md")
 
 

@@ -66,6 +66,26 @@ def link(url: Any) -> str:
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@&+,;=%-]+")
 
 
+def log_text(entry: dict[str, Any], limit: int = 4000) -> str:
+    """A server log entry's own text (its traceback) for st.code: redacted before it is cut, control characters shown."""
+    from analysis.server_logs import entry_text
+
+    return shown(entry_text(entry, known_secrets()), limit)
+
+
+def log_signatures(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored entries' signatures with counts (``analysis.server_logs.summarise``), parsed with this process's secrets."""
+    from analysis.server_logs import parse_entry, summarise
+
+    secrets = known_secrets()
+    return summarise(parse_entry(r["entry"], secrets) for r in rows)
+
+
+def five_whys_markdown(fw: Any, title: str) -> str:
+    """The five whys as Markdown, every piece of text people wrote redacted and escaped."""
+    return five_whys.to_markdown(fw, title, known_secrets())
+
+
 def codes(values: Iterable[Any]) -> str:
     """Several outside values as code spans, comma separated; a dash for none."""
     return ", ".join(code(v) for v in values) or DASH

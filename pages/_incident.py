@@ -7,11 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from analysis import incidents, server_logs
+from analysis import incidents
 from pages import _data as data
-from pages._format import code, codes, link, md, shown
+from pages._format import code, codes, link, log_signatures, log_text, md
 from probes.errors import PathwatchError
-from probes.redact import known_secrets
 
 #: Server errors are looked for from this long before the incident to this long after it.
 LOG_MARGIN_S = 60.0
@@ -25,24 +24,20 @@ def server_errors_section(inc: dict[str, Any], now: float) -> None:
     logs = data.server_logs_in(start - LOG_MARGIN_S, end + LOG_MARGIN_S)
     local_first_view = source is not None and source.log_file and not logs  # a local file is cheap: read it without asking
     if local_first_view or (source is not None and st.button(f"Fetch server errors ({md(source.name)})", key="inc_fetch_logs")):
-        from integrations.cloud_logging import Skips
-
-        skips = Skips()
+        skipped: tuple[int, list[str]] = (0, [])
         try:
-            data.collect_server_logs(source, start, end, service=os.environ.get("PATHWATCH_SERVICE"), revisions=tuple(inc.get("revisions") or ()),
-                                     skips=skips)
+            skipped = data.fetch_server_errors(source, start, end, tuple(inc.get("revisions") or ()))
             logs = data.server_logs_in(start - LOG_MARGIN_S, end + LOG_MARGIN_S)
         except PathwatchError as exc:
             st.error(md(exc))
-        if skips.count:
-            st.caption(f"Skipped {skips.count} malformed server log entries: " + codes(skips.ids))
+        if skipped[0]:
+            st.caption(f"Skipped {skipped[0]} malformed server log entries: " + codes(skipped[1]))
     if not logs:
         st.caption("No server errors stored for this window." + ("" if source else " Configure PATHWATCH_SERVER_LOG or PATHWATCH_GCP_PROJECT."))
-    secrets = known_secrets()
-    for g in server_logs.summarise(server_logs.parse_entry(r["entry"], secrets) for r in logs):
+    for g in log_signatures(logs):
         st.markdown(f"- **{g['count']}** × {code(g['signature'])} ({codes(g['revisions'])})")
     if logs:
-        st.code(shown(server_logs.entry_text(logs[0]["entry"], secrets), 4000), language=None)
+        st.code(log_text(logs[0]["entry"]), language=None)
 
 
 def github_section(inc_id: str, now: float) -> None:

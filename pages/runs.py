@@ -5,13 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import server_logs
 from pages import _data as data
 from pages import _format as fmt
 from pages._layout import page_header
 from probes.outcomes import Outcome
 from probes.phases import PHASES
-from probes.redact import known_secrets
 
 MAX_ROWS = 2000
 MAX_DETAIL = 300
@@ -59,4 +57,4 @@ if f is not None:
             for row in logs:
                 st.markdown(f"**{fmt.md(row['severity'])}** {fmt.fmt_ts(row['ts'])} · revision {fmt.code(row.get('revision') or '?')} · "
                             f"{fmt.code(row['signature']) if row['signature'] else ''}")
-                st.code(fmt.shown(server_logs.entry_text(row["entry"], known_secrets()), 4000), language=None)
+                st.code(fmt.log_text(row["entry"]), language=None)
