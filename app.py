@@ -20,15 +20,7 @@ except Exception as exc:  # noqa: BLE001 - a bad settings file is shown, not thr
     st.error(f"Pathwatch cannot start: {exc}")
     st.stop()
 
-
-def show() -> None:
-    with _nav.routed():
-        page.run()
-
-
 if config.dashboard.refresh_s > 0:
-    # Reruns the page on a timer while the demo (or cron) keeps adding runs; the page draws its own sidebar filters
-    # outside the fragment's reruns because widgets keep their state in the session.
-    st.fragment(run_every=config.dashboard.refresh_s)(show)()
-else:
-    show()
+    _nav.refresh_every(config.dashboard.refresh_s)  # while the demo (or cron) keeps adding runs
+with _nav.routed():
+    page.run()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -42,7 +43,7 @@ PAGES = (
 _ROUTED: ContextVar[bool] = ContextVar("pathwatch_routed", default=False)
 
 
-def navigation() -> st.navigation:  # type: ignore[valid-type]
+def navigation() -> StreamlitPage:
     """Register the pages (the first is the default) and return the one the URL asks for."""
     pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=i == 0) for i, p in enumerate(PAGES)]
     return st.navigation(pages, position="sidebar")
@@ -63,6 +64,21 @@ def routed() -> Iterator[None]:
         yield
     finally:
         _ROUTED.reset(token)
+
+
+def refresh_every(seconds: float) -> None:
+    """Rerun the whole app every ``seconds``: a timed fragment that asks for a rerun each time its timer fires (not
+    the first time, which is this run). Only a full rerun may run the page again: ``st.navigation`` hands out a page
+    to run once per run of app.py, so a fragment around ``page.run`` fails on its first timed rerun."""
+    ran: list[bool] = []
+
+    @st.fragment(run_every=seconds)
+    def tick() -> None:
+        if ran:
+            st.rerun()
+        ran.append(True)
+
+    tick()
 
 
 def ensure_routed() -> None:

@@ -159,6 +159,27 @@ def test_every_page_as_a_newcomer_sees_it(story_db: Path, story_log: Path, tmp_p
                 screenshot(dt, path)
 
 
+def test_the_demo_refresh_shows_new_runs_without_a_click(story_db: Path, story_runs, tmp_path: Path, browser: int) -> None:  # type: ignore[no-untyped-def]
+    """With ``[dashboard] refresh_s`` (the demo sets it), the page reruns by itself: runs a probe adds later appear,
+    and no rerun fails (a page may be run only once per run of app.py)."""
+    from dataclasses import replace
+
+    from tests.conftest import copy_store
+
+    db = copy_store(story_db, tmp_path / "live.db")
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[dashboard]\nrefresh_s = 1\n", encoding="utf-8")
+    with streamlit_dashboard(db, tmp_path, PATHWATCH_SETTINGS=str(settings)) as url, tab(browser, url) as dt:
+        _wait_for(dt, *PAGE_NEEDLES["overview"])
+        assert "sandbox-late-region" not in dt.text()
+        with open_store(db) as writer:
+            writer.save_runs([replace(story_runs[-1], run_id="late-1", target="sandbox-late-region")])
+        poll(lambda: "sandbox-late-region" in dt.text(), deadline_s=60, every_s=0.25)
+        text = dt.text()
+        assert "Exception" not in text and "cannot be called" not in text, text[-1500:]
+        assert text.count("Golden path: now") == 1
+
+
 def _check_deploy_bars(dt: DevTools) -> None:
     """As plotly drew them: one bar per revision, top to bottom in time order, each ending where the next begins."""
     drawn = json.loads(dt.evaluate(
