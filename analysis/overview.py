@@ -108,6 +108,7 @@ def streak_query(last_runs: Iterable[ProbeRun], hourly: pd.DataFrame) -> tuple[t
 
 
 def open_incidents(incidents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The incidents whose status is still open, in the order given."""
     return [i for i in incidents if i.get("status") == "open"]
 
 

@@ -3,8 +3,6 @@ deploy markers, and who is writing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -78,12 +76,6 @@ def time_bars(long: pd.DataFrame, y: str, bucket_s: float, since_ts: float | Non
     if span is not None:
         fig.update_xaxes(range=list(ts_axis(span)))
     return add_deploy_markers(fig, since_ts)
-
-
-def section_list(lines: Iterable[str]) -> None:
-    """Markdown bullet lines (already made inert by the caller)."""
-    for line in lines:
-        st.markdown(f"- {line}")
 
 
 def author() -> str | None:
