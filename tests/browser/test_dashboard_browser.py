@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +23,7 @@ from analysis.frame import COLUMNS, runs_frame
 from pages._nav import PAGES
 from store.sqlite import open_store
 from tests.browser.harness import OUTPUT, DevTools, chromium, streamlit_dashboard, tab
-from tests.conftest import poll
+from tests.conftest import copy_store, poll
 
 pytestmark = pytest.mark.browser
 
@@ -55,19 +57,14 @@ def _crashed_run(db: Path) -> str:
     return str(df[df["close_code"] == 1011]["run_id"].iloc[-1])
 
 
-def _open_first(port: int, url: str) -> DevTools:
-    """A tab that watches the sidebar from the first paint, then opens ``url``."""
-    dt_cm = tab(port, "about:blank")
-    dt = dt_cm.__enter__()
-    dt.call("Page.enable")
-    dt.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH_SIDEBAR)
-    dt.call("Page.navigate", url=url)
-    dt.__dict__["_cm"] = dt_cm
-    return dt
-
-
-def _close(dt: DevTools) -> None:
-    dt.__dict__["_cm"].__exit__(None, None, None)
+@contextmanager
+def first_visit(port: int, url: str) -> Iterator[DevTools]:
+    """A tab that watches the sidebar from the first paint (before the page's own scripts run), then opens ``url``."""
+    with tab(port, "about:blank") as dt:
+        dt.call("Page.enable")
+        dt.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH_SIDEBAR)
+        dt.call("Page.navigate", url=url)
+        yield dt
 
 
 def _wait_for(dt: DevTools, *needles: str, charts: bool = True) -> str:
@@ -111,30 +108,21 @@ def screenshot(dt: DevTools, name: str) -> bytes:
 
 
 def test_the_overview_first_paint_lists_titles_only_and_no_deploy_button(story_db: Path, tmp_path: Path, browser: int) -> None:
-    with streamlit_dashboard(story_db, tmp_path, PATHWATCH_READ_ONLY="1") as url:
-        dt = _open_first(browser, url)
-        try:
-            text = _wait_for(dt, "The golden path works on all 3 targets", "main mode error")
-            assert "Golden path: now" in text
-            assert "Last incident INC-" in text and "1011 main mode error" in text and "before agent_thinking" in text
-            assert _sidebar_seen(dt) == TITLES, "the sidebar never listed file names (app, deploys, ..., shared)"
-            _no_deploy_button(dt)
-        finally:
-            _close(dt)
+    with streamlit_dashboard(story_db, tmp_path, PATHWATCH_READ_ONLY="1") as url, first_visit(browser, url) as dt:
+        text = _wait_for(dt, "The golden path works on all 3 targets", "main mode error")
+        assert "Golden path: now" in text
+        assert "Last incident INC-" in text and "1011 main mode error" in text and "before agent_thinking" in text
+        assert _sidebar_seen(dt) == TITLES, "the sidebar never listed file names (app, deploys, ..., shared)"
+        _no_deploy_button(dt)
 
 
 def test_a_first_visit_to_deploys_is_routed_and_lists_titles_only(story_db: Path, tmp_path: Path, browser: int) -> None:
-    with streamlit_dashboard(story_db, tmp_path, PATHWATCH_READ_ONLY="1") as url:
-        dt = _open_first(browser, f"{url}deploys")
-        try:
-            text = _wait_for(dt, *PAGE_NEEDLES["deploys"])
-            assert text.count("Deploys and fix validation") == 1
-            assert _sidebar_seen(dt) == TITLES
-            assert dt.evaluate("document.querySelector('[data-testid=\"stSidebar\"] a[aria-current=\"page\"]')?.innerText.trim().split('\\n').pop()") \
-                in ("Deploys", None)
-            _no_deploy_button(dt)
-        finally:
-            _close(dt)
+    with streamlit_dashboard(story_db, tmp_path, PATHWATCH_READ_ONLY="1") as url, first_visit(browser, f"{url}deploys") as dt:
+        text = _wait_for(dt, *PAGE_NEEDLES["deploys"])
+        assert text.count("Deploys and fix validation") == 1, "drawn once, by the page app.py routed"
+        assert _sidebar_seen(dt) == TITLES
+        assert "Page not found" not in text
+        _no_deploy_button(dt)
 
 
 def test_every_page_as_a_newcomer_sees_it(story_db: Path, story_log: Path, tmp_path: Path, browser: int) -> None:
@@ -162,10 +150,6 @@ def test_every_page_as_a_newcomer_sees_it(story_db: Path, story_log: Path, tmp_p
 def test_the_demo_refresh_shows_new_runs_without_a_click(story_db: Path, story_runs, tmp_path: Path, browser: int) -> None:  # type: ignore[no-untyped-def]
     """With ``[dashboard] refresh_s`` (the demo sets it), the page reruns by itself: runs a probe adds later appear,
     and no rerun fails (a page may be run only once per run of app.py)."""
-    from dataclasses import replace
-
-    from tests.conftest import copy_store
-
     db = copy_store(story_db, tmp_path / "live.db")
     settings = tmp_path / "settings.toml"
     settings.write_text("[dashboard]\nrefresh_s = 1\n", encoding="utf-8")
