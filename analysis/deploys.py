@@ -182,3 +182,29 @@ def fix_validations_from_counts(sides: list[tuple[str, float, SideCounts]], rule
             reason=reason,
         ))
     return out
+
+
+# ---------------------------------------------------------------- the Deploys page's timeline
+
+def revision_spans(first_seen: Iterable[tuple[str, float]], end_ts: float) -> list[tuple[str, float, float]]:
+    """(revision, from, to) in time order: a revision runs from its first-seen time until the next one is first seen,
+    the last until ``end_ts`` (the window's end: now). One service's revisions replace each other; with several
+    services side by side, filter by environment first."""
+    ordered = sorted(first_seen, key=lambda r: (r[1], r[0]))
+    ends = [ts for _, ts in ordered[1:]] + [end_ts] if ordered else []
+    return [(rev, start, max(start, end)) for (rev, start), end in zip(ordered, ends, strict=True)]
+
+
+TIMELINE_COLUMNS = ("revision", "start_ts", "end_ts", "runs", "failures", "success_rate", "dominant_failure")
+
+
+def timeline(sides: Iterable[tuple[str, float, SideCounts]], end_ts: float) -> pd.DataFrame:
+    """One row per revision in time order (as :func:`revision_spans`), with its runs, success rate and dominant
+    failure mode (missing when nothing failed), from per-revision counts such as ``rollups.revision_sides``."""
+    sides = list(sides)
+    counts = {rev: c for rev, _, c in sides}
+    rows = []
+    for rev, start, end in revision_spans(((rev, ts) for rev, ts, _ in sides), end_ts):
+        c = counts[rev]
+        rows.append((rev, start, end, c.runs, c.failures, (1 - c.failures / c.runs) if c.runs else None, c.dominant_mode))
+    return pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))

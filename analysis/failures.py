@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 from analysis.stats import Rate, percentiles, wilson
@@ -44,3 +46,31 @@ def auto_bucket(first_ts: float, last_ts: float, buckets: int = 60) -> float:
     """A round bucket size giving about ``buckets`` bars over the span the data actually covers."""
     span = max(0.0, last_ts - first_ts)
     return float(next((b for b in NICE_BUCKETS_S if span / b <= buckets), NICE_BUCKETS_S[-1]))
+
+
+def outcomes_over_window(recent: pd.DataFrame, hourly: pd.DataFrame, since_ts: float | None) -> tuple[pd.DataFrame, float]:
+    """Runs per time bucket and outcome (wide) with the bucket size: from the raw runs when there are any, in about
+    60 buckets over the span they cover; else from the hourly rollup (``store`` columns) from ``since_ts``, per hour."""
+    if not recent.empty:
+        bucket_s = auto_bucket(float(recent["started_ts"].min()), float(recent["started_ts"].max()))
+        return over_time(recent, bucket_s), bucket_s
+    from analysis.rollups import outcomes_over_time
+
+    hours = hourly if since_ts is None else hourly[hourly["hour_ts"] >= since_ts // 3600 * 3600]
+    return outcomes_over_time(hours), 3600.0
+
+
+def ttf_seconds(df: pd.DataFrame) -> pd.DataFrame:
+    """Failed runs that got past start_agent: their outcome and the seconds from start_agent to the failure."""
+    failed = df[~df["ok"]]
+    out = pd.DataFrame({"outcome": failed["outcome"], "seconds": failed["ms_after_start_agent"] / 1000.0})
+    return out.dropna(subset=["seconds"]).reset_index(drop=True)
+
+
+def bucket_span(buckets: Iterable[float], bucket_s: float, marks: Iterable[float] = ()) -> tuple[float, float] | None:
+    """The x range of a chart of time buckets: from the first bucket's start to the last one's end, widened only to
+    take in ``marks`` (deploys inside the window), never to the empty rest of the window. None: nothing to show."""
+    starts, marks = list(buckets), list(marks)
+    if not starts:
+        return None
+    return min([float(min(starts)), *marks]), max([float(max(starts)) + bucket_s, *marks])

@@ -60,3 +60,15 @@ def window(df: pd.DataFrame, start_ts: float | None = None, end_ts: float | None
     if end_ts is not None:
         mask &= df["started_ts"] < end_ts
     return df[mask]
+
+
+def matching(df: pd.DataFrame, revision: str | None = None, outcomes: Sequence[str] = (), failed_phase: str | None = None) -> pd.DataFrame:
+    """Rows of one revision, with one of ``outcomes``, failed in ``failed_phase`` (each filter only when given)."""
+    mask = pd.Series(True, index=df.index)
+    if revision is not None:
+        mask &= df["revision"] == revision
+    if outcomes:
+        mask &= df["outcome"].isin(list(outcomes))
+    if failed_phase is not None:
+        mask &= df["failed_phase"] == failed_phase
+    return df[mask]

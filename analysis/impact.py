@@ -177,3 +177,40 @@ def hourly_trend(hourly: pd.DataFrame, bucket_s: float, config: ImpactConfig = I
         rows.append((float(bucket), int(g["n"].sum()), int(g.loc[~g["ok"], "n"].sum()), imp.downtime_minutes.value,
                      imp.revenue_at_risk.value, imp.users_at_risk.value))
     return pd.DataFrame(rows, columns=cols)
+
+
+# ---------------------------------------------------------------- the Impact page
+
+def trend_bucket(first_ts: float, last_ts: float, minimum_s: float = 0.0) -> float:
+    """The trend's bar width: about 60 bars over the span the data covers (``failures.auto_bucket``), never under
+    ``minimum_s`` (an hour when the trend comes from the hourly rollup)."""
+    from analysis.failures import auto_bucket
+
+    return max(minimum_s, auto_bucket(first_ts, last_ts))
+
+
+def trend(df: pd.DataFrame, hourly: pd.DataFrame | None, config: ImpactConfig = ImpactConfig()) -> tuple[pd.DataFrame, float]:
+    """The downtime trend and its bar width: from the runs (:func:`by_period`), or from the hourly rollup when given
+    (:func:`hourly_trend`, bars of an hour or more), with bars sized to the span the data covers."""
+    times = df["started_ts"] if hourly is None else hourly["hour_ts"]
+    minimum = 0.0 if hourly is None else 3600.0
+    bucket_s = trend_bucket(float(times.min()), float(times.max()), minimum) if len(times) else 3600.0
+    return (by_period(df, bucket_s, config) if hourly is None else hourly_trend(hourly, bucket_s, config)), bucket_s
+
+
+def incidents_in_window(incidents: list[dict[str, object]], since_ts: float | None, now: float) -> list[dict[str, object]]:
+    """Incidents that were open at some point of the window from ``since_ts`` to ``now`` (open ones end now)."""
+    def end(inc: dict[str, object]) -> float:
+        return float(inc["end_ts"]) if inc.get("end_ts") is not None else now  # type: ignore[arg-type]
+
+    return [i for i in incidents if since_ts is None or end(i) >= since_ts]
+
+
+def incident_costs(incidents: list[dict[str, object]], runs_during: dict[str, pd.DataFrame], config: ImpactConfig = ImpactConfig()) -> list[dict[str, object]]:
+    """Each incident's measured downtime and revenue at risk (from the runs during it), costliest first."""
+    costs = []
+    for inc in incidents:
+        imp = impact(runs_during[str(inc["id"])], config)
+        costs.append({"id": inc["id"], "start_ts": inc["start_ts"], "status": inc.get("status"), "downtime_minutes": imp.downtime_minutes.value,
+                      "revenue_at_risk": imp.revenue_at_risk.value, "signature": inc.get("signature") or inc.get("title")})
+    return sorted(costs, key=lambda c: -float(c["revenue_at_risk"]))  # type: ignore[arg-type]

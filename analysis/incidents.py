@@ -378,3 +378,20 @@ def no_longer_found(stored: list[Incident], found: list[Incident], since: float 
 def retire(incident: Incident) -> Incident:
     """A superseded incident kept for its annotations: closed (at its start when it was still open) and marked."""
     return replace(incident, superseded=True, end_ts=incident.end_ts if incident.end_ts is not None else incident.start_ts)
+
+
+# ---------------------------------------------------------------- one incident on the pages
+
+def _as_incident(incident: Incident | dict[str, object]) -> Incident:
+    return incident if isinstance(incident, Incident) else Incident.from_doc(incident)  # type: ignore[arg-type]
+
+
+def span(incident: Incident | dict[str, object], now: float) -> tuple[float, float]:
+    """(start, end) of an incident by :func:`incident_window` (an open one ends ``now``)."""
+    w = incident_window(_as_incident(incident), now=now)
+    return w.start_ts, w.end_ts
+
+
+def runs_during(df: pd.DataFrame, incident: Incident | dict[str, object], now: float) -> pd.DataFrame:
+    """The runs of ``df`` that belong to the incident, by :func:`incident_runs` (the one window rule)."""
+    return incident_runs(df, _as_incident(incident), now=now)

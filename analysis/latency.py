@@ -95,3 +95,24 @@ def waterfall(phases_ms: dict[str, float | None], elapsed_ms: dict[str, float]) 
         start = bars[-1]["end_ms"] if bars else 0.0
         bars.append({"phase": "failure", "start_ms": start, "end_ms": fail, "ms": float(fail) - float(start)})
     return bars
+
+
+def bucket_for(first_ts: float, last_ts: float) -> float:
+    """The time bucket of the percentile chart: about 60 over the span the runs cover, never under a minute (fewer
+    runs than that per bucket make a p99 meaningless)."""
+    from analysis.failures import auto_bucket
+
+    return max(60.0, auto_bucket(first_ts, last_ts))
+
+
+def distribution(df: pd.DataFrame) -> pd.DataFrame:
+    """Long table (phase, ms) of every phase duration measured, for phases that any run reached."""
+    cols = [c for c in PHASE_COLS.values() if df[c].notna().any()]
+    long = df[cols].melt(var_name="phase", value_name="ms").dropna()
+    return long.assign(phase=long["phase"].str.removeprefix("ms_")).reset_index(drop=True)
+
+
+def waterfall_frame(phases_ms: dict[str, float | None], elapsed_ms: dict[str, float]) -> pd.DataFrame:
+    """:func:`waterfall` as a table with each bar's drawn length (``duration`` = end - start, ms)."""
+    bars = pd.DataFrame(waterfall(phases_ms, elapsed_ms), columns=["phase", "start_ms", "end_ms", "ms"])
+    return bars.assign(duration=bars["end_ms"] - bars["start_ms"])

@@ -106,3 +106,19 @@ def auth_notices(last_runs: Iterable[ProbeRun]) -> list[str]:
         elif verdict.startswith("inconclusive"):
             out.append(f"The auth canary on {run.target} was inconclusive in the last run ({verdict.partition(': ')[2] or 'no verdict'}).")
     return out
+
+
+def streak_query(last_runs: Iterable[ProbeRun], hourly: pd.DataFrame) -> tuple[tuple[str, bool, float | None], ...]:
+    """Per target: (target, served now, the latest hour of the other status) - where the store looks for the streak's start."""
+    return tuple((r.target, r.served, opposite_hour(hourly, r.target, r.served)) for r in last_runs)
+
+
+def open_incidents(incidents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The incidents whose status is still open, in the order given."""
+    return [i for i in incidents if i.get("status") == "open"]
+
+
+def last_resolved(incidents: Iterable[dict[str, Any]], now: float, within_s: float = 7 * 86400.0) -> dict[str, Any] | None:
+    """The latest incident resolved within ``within_s`` of ``now`` (incidents come oldest first), or None."""
+    recent = [i for i in incidents if i.get("end_ts") is not None and float(i["end_ts"]) >= now - within_s]
+    return recent[-1] if recent else None

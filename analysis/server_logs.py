@@ -164,3 +164,13 @@ def summarise(errors: Iterable[ServerError]) -> list[dict[str, Any]]:
         if err.revision:
             g["revisions"].add(err.revision)
     return sorted(({**g, "revisions": sorted(g["revisions"])} for g in groups.values()), key=lambda g: (-g["count"], g["signature"]))
+
+
+def signatures_by_run(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """run id -> the server's signature for it, from stored entries (dicts with ``run_id``, ``ts``, ``signature``):
+    the earliest entry linked to the run that has one, since the first error is the cause and later ones its echoes."""
+    out: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: float(r["ts"])):
+        if row.get("run_id") and row.get("signature") and row["run_id"] not in out:
+            out[str(row["run_id"])] = str(row["signature"])
+    return out

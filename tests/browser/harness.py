@@ -46,10 +46,10 @@ def _http_ok(url: str) -> bool:
 
 @contextmanager
 def streamlit_dashboard(db: Path, log_dir: Path, **env: str) -> Iterator[str]:
-    """``streamlit run app.py`` on a free loopback port over ``db``; yields its base URL."""
+    """``streamlit run app.py`` on a free loopback port over ``db``; yields its base URL. The settings file is the one
+    named in ``env`` (PATHWATCH_SETTINGS), never one inherited from the caller's environment."""
     port = _free_port()
-    child_env = {**os.environ, "PATHWATCH_DB": str(db), **env}
-    child_env.pop("PATHWATCH_SETTINGS", None)
+    child_env = {k: v for k, v in os.environ.items() if k != "PATHWATCH_SETTINGS"} | {"PATHWATCH_DB": str(db), **env}
     log_path = log_dir / "streamlit.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(

@@ -75,7 +75,8 @@ def test_every_page_renders_read_only_and_the_store_is_untouched(frozen: Path, s
     # The incident page reads the log for its window too, and shows the signature without storing it.
     at.switch_page("pages/incidents.py").run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("agent_service_core" in m.value for m in at.markdown), shown_text(at)  # in a code span: no backslashes
+    assert any("`AttributeError: 'NoneType' object has no attribute 'create_execution_context' at agent_service_core.py:544`" in m.value
+               for m in at.markdown), shown_text(at)
     assert _snapshot(frozen.parent) == before, "fetched server errors never reached the store"
     with open_store(frozen, read_only=True) as s:
         assert s.server_logs_between(float("-inf"), float("inf")) == []
