@@ -124,13 +124,3 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
             raise ConfigError("dashboard.public_url: must start with http:// or https://")
         dash = replace(dash, public_url=d["public_url"].rstrip("/"))
     return Settings(ReportConfig(slo=slo, impact=imp, incidents=rule, fix=FixRule()), dash)
-
-
-def __getattr__(name: str) -> object:
-    """Compatibility for ``pages/`` until they import it from ``services.settings`` (remove then): the reading
-    moved to the edge, and is only looked up here on demand."""
-    if name in ("settings_from_env", "SETTINGS_ENV"):
-        import services.settings
-
-        return getattr(services.settings, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -102,13 +102,3 @@ def publish_body(repo_name: str, title: str, body: str, marker: str, issue_numbe
         raise
     except Exception as exc:  # noqa: BLE001 - translated once, here
         raise _translate(exc, f"publishing to {printable(repo_name)}" + (f"#{issue_number}" if issue_number else ""), hidden) from None
-
-
-def __getattr__(name: str) -> object:
-    """Compatibility for ``pages/`` until they call ``services.publish`` (remove then): ``publish_incident``,
-    ``remembered_link`` and ``link_key`` moved there, and are only looked up there on demand."""
-    if name in ("publish_incident", "remembered_link", "link_key"):
-        import services.publish
-
-        return getattr(services.publish, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,17 +27,3 @@ def fetch_errors(*, log_file: str | None, project: str | None, start_ts: float, 
     for rev in revisions or (None,):
         entries += cloud_logging.fetch_server_errors(project, service, start_ts, end_ts, rev, skips=skips)
     return entries
-
-
-def __getattr__(name: str) -> object:
-    """Compatibility for ``pages/`` until they call ``services`` (remove then): the log source is read by
-    ``services.settings.log_source`` and ``collect`` is ``services.server_errors.collect_server_errors``."""
-    if name in ("default_source", "Source", "SERVER_LOG_ENV"):
-        import services.settings
-
-        return getattr(services.settings, {"default_source": "log_source"}.get(name, name))
-    if name in ("collect", "MARGIN_S"):
-        import services.server_errors
-
-        return getattr(services.server_errors, {"collect": "collect_server_errors"}.get(name, name))
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

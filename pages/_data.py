@@ -1,4 +1,4 @@
-"""Every store read and write and every outside call the pages make, in one place (later: through ``services``).
+"""Every store read and write and every outside call the pages make, in one place, all through ``services.dashboard``.
 
 Reads go through the shared read-only connection (``pages._store``) and are kept by ``st.cache_data`` for a few
 seconds. Writes never happen in read-only mode: there, fetched server errors are kept in the browser session.
@@ -20,9 +20,8 @@ from analysis.frame import COLUMNS, runs_frame
 from pages._store import db_path as db_path  # the pages read the store's name, mode and settings from here too
 from pages._store import read_only, reading, settings, writing
 from probes.record import ProbeRun
-from store import incidents as store_incidents
-from store import rollup
-from store.sqlite import Store, open_store
+from services import dashboard
+from services.dashboard import Store
 
 if TYPE_CHECKING:
     from pages._filters import Filters
@@ -39,7 +38,7 @@ TTL_S = 10
 def target_catalogue() -> dict[str, str | None]:
     """Every target ever probed and its environment (from its latest run)."""
     with reading() as s:
-        return {r.target: r.tags.get("environment") for r in rollup.latest_runs(s)}
+        return {r.target: r.tags.get("environment") for r in dashboard.latest_runs(s)}
 
 
 def store_is_empty() -> bool:
@@ -50,8 +49,8 @@ def store_is_empty() -> bool:
 def deploy_markers() -> list[tuple[str, float]]:
     """(revision, first seen) from the runs, plus deploys entered by hand; in time order."""
     with reading() as s:
-        seen = dict(rollup.revision_first_seen(s))
-        for rev, ts in store_incidents.list_deploys(s):
+        seen = dict(dashboard.revision_first_seen(s))
+        for rev, ts in dashboard.list_deploys(s):
             seen[rev] = min(ts, seen.get(rev, ts))
     return sorted(seen.items(), key=lambda r: r[1])
 
@@ -63,35 +62,35 @@ def revision_names() -> list[str]:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def deploy_entries() -> list[dict[str, Any]]:
     with reading() as s:
-        return store_incidents.deploy_entries(s)
+        return dashboard.deploy_entries(s)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def latest_runs(targets: tuple[str, ...]) -> list[ProbeRun]:
     with reading() as s:
-        return rollup.latest_runs(s, targets)
+        return dashboard.latest_runs(s, targets)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def streak_starts(targets_ok: tuple[tuple[str, bool, float | None], ...]) -> dict[str, float | None]:
     with reading() as s:
-        return {t: rollup.streak_start(s, t, ok, hour) for t, ok, hour in targets_ok}
+        return {t: dashboard.streak_start(s, t, ok, hour) for t, ok, hour in targets_ok}
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def hourly(targets: tuple[str, ...], since_ts: float | None, revision: str | None = None) -> pd.DataFrame:
     good_ms = settings().report.slo.threshold_s * 1000.0
     with reading() as s:
-        rows = rollup.hourly(s, good_under_ms=good_ms, since_ts=since_ts, targets=targets)
-    df = rollups.hourly_frame(rows, rollup.HOURLY_COLUMNS)
+        rows = dashboard.hourly_rows(s, good_under_ms=good_ms, since_ts=since_ts, targets=targets)
+    df = rollups.hourly_frame(rows, dashboard.HOURLY_COLUMNS)
     return df if revision is None else df[df["revision"] == revision]
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def phase_hist(targets: tuple[str, ...], since_ts: float | None, revision: str | None = None) -> pd.DataFrame:
     with reading() as s:
-        rows = rollup.phase_histograms(s, since_ts=since_ts, targets=targets)
-    df = rollups.phase_frame(rows, rollup.PHASE_COLUMNS)
+        rows = dashboard.phase_histogram_rows(s, since_ts=since_ts, targets=targets)
+    df = rollups.phase_frame(rows, dashboard.PHASE_COLUMNS)
     return df if revision is None else df[df["revision"] == revision]
 
 
@@ -160,7 +159,7 @@ def recent_ok_runs(targets: tuple[str, ...], revision: str | None, limit: int = 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def incidents_list() -> list[dict[str, Any]]:
     with reading() as s:
-        return store_incidents.list_incidents(s)
+        return dashboard.incident_docs(s)
 
 
 def incident_runs(incident: dict[str, Any], targets: tuple[str, ...], now: float, margin_s: float = 0.0) -> pd.DataFrame:
@@ -179,7 +178,7 @@ def run_detail(run_id: str) -> ProbeRun | None:
 def five_whys_of(incident_id: str) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
     """The incident's saved five whys (or None) and its edit history."""
     with reading() as s:
-        return store_incidents.load_five_whys(s, incident_id), store_incidents.annotation_history(s, incident_id)
+        return dashboard.five_whys_doc(s, incident_id)
 
 
 def save_five_whys(incident_id: str, doc: dict[str, Any], who: str, at: str, what: str) -> None:
@@ -187,31 +186,24 @@ def save_five_whys(incident_id: str, doc: dict[str, Any], who: str, at: str, wha
     from probes.redact import known_secrets, redact_data
 
     with writing() as s:
-        store_incidents.save_five_whys(s, incident_id, redact_data(doc, known_secrets()), who, at, what)
+        dashboard.save_five_whys_doc(s, incident_id, redact_data(doc, known_secrets()), who, at, what)
 
 
 def github_link(incident_id: str) -> str | None:
-    from integrations.github import remembered_link
-
     with reading() as s:
-        return remembered_link(s, incident_id)
+        return dashboard.github_link(s, incident_id)
 
 
 def publish_to_github(incident_id: str, repo: str, issue: int | None, now: float) -> Any:
     """Publish the incident's case file to a GitHub issue; returns what GitHub answered (action, url)."""
-    from integrations.github import publish_incident
-
     with writing() as s:
-        return publish_incident(s, incident_id, repo, issue, now=now, report_config=settings().report,
-                                dashboard_url=settings().dashboard.public_url)
+        return dashboard.publish(s, incident_id, repo, issue, now=now, settings=settings())
 
 
 # ---------------------------------------------------------------- the server's errors
 
 def log_source() -> Any:
-    from integrations.server_errors import default_source
-
-    return default_source()
+    return dashboard.log_source()
 
 
 SESSION_LOGS_KEY = "pw_session_server_logs"
@@ -235,14 +227,13 @@ class _SessionWrites:
 
     @contextmanager
     def write(self, doing: str) -> Iterator[Any]:
-        with open_store(":memory:") as scratch, scratch.write(doing) as conn:
+        with dashboard.scratch_store() as scratch, scratch.write(doing) as conn:
             yield conn
 
 
 def collect_server_logs(source: Any, start_ts: float, end_ts: float, **kwargs: Any) -> list[dict[str, Any]]:
     """Fetch the backend's errors for a window and keep them: in the store, or while read-only in this session only."""
-    from integrations.server_errors import collect
-
+    collect = dashboard.collect_server_errors
     if not read_only():
         with writing() as s:
             return collect(s, source, start_ts, end_ts, **kwargs)
@@ -258,9 +249,7 @@ def collect_server_logs(source: Any, start_ts: float, end_ts: float, **kwargs: A
 def fetch_server_errors(source: Any, start_ts: float, end_ts: float, revisions: tuple[str, ...] = ()) -> tuple[int, list[str]]:
     """Fetch and keep the backend's errors of an incident's window (the service from PATHWATCH_SERVICE for Cloud
     Logging); returns how many entries were skipped as malformed, and the first ids of them."""
-    from integrations.cloud_logging import Skips
-
-    skips = Skips()
+    skips = dashboard.Skips()
     collect_server_logs(source, start_ts, end_ts, service=os.environ.get("PATHWATCH_SERVICE"), revisions=revisions, skips=skips)
     return skips.count, [str(i) for i in skips.ids]
 
@@ -278,27 +267,24 @@ def _merged(stored_rows: list[dict[str, Any]], wanted: Any) -> list[dict[str, An
 def server_logs_for(run: ProbeRun) -> list[dict[str, Any]] | None:
     """Server error entries linked to the run: from the store, else fetched from a local log file on first view
     (Cloud Logging is fetched on request from the Incidents page). None when no log source is configured."""
-    from store import server_logs as stored
-    from store.sqlite import iso_to_ts
+    from probes.timeutil import parse_iso
 
     def linked() -> list[dict[str, Any]]:
         with reading() as s:
-            return _merged(stored.for_run(s, run.run_id), lambda r: r["run_id"] == run.run_id)
+            return _merged(dashboard.server_logs_for_run(s, run.run_id), lambda r: r["run_id"] == run.run_id)
 
     source = log_source()
     rows = linked()
     if rows or source is None or not source.log_file:
         return rows if (rows or source is not None) else None
-    start = iso_to_ts(run.started_at)
+    start = parse_iso(run.started_at)
     collect_server_logs(source, start, start + (run.total_ms or 0.0) / 1000.0, margin_s=5.0)
     return linked()
 
 
 def server_logs_in(start_ts: float, end_ts: float) -> list[dict[str, Any]]:
-    from store import server_logs as stored
-
     with reading() as s:
-        return _merged(stored.in_window(s, start_ts, end_ts), lambda r: start_ts <= r["ts"] <= end_ts)
+        return _merged(dashboard.server_logs_in_window(s, start_ts, end_ts), lambda r: start_ts <= r["ts"] <= end_ts)
 
 
 def server_signatures(start_ts: float, end_ts: float) -> dict[str, str]:

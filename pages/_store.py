@@ -15,10 +15,10 @@ from typing import Any
 
 import streamlit as st
 
-from analysis.settings import Settings, settings_from_env
-from store import resolve_db_path
-from store.errors import StoreError
-from store.sqlite import Store, open_store
+from analysis.settings import Settings
+from services.dashboard import Store, StoreError, open_dashboard_store
+from services.dashboard import db_path as _db_path
+from services.settings import settings_from_env
 
 
 @st.cache_resource
@@ -28,7 +28,7 @@ def settings() -> Settings:
 
 
 def db_path() -> str:
-    return str(resolve_db_path(None))
+    return str(_db_path())
 
 
 def read_only() -> bool:
@@ -65,12 +65,12 @@ class _Reader:
     def __init__(self, path: str, writable: bool) -> None:
         self.stamp = _stamp(path)  # before opening: a change made while it opens shows at the next check
         try:
-            self.store = open_store(path, read_only=True)
+            self.store = open_dashboard_store(path, read_only=True)
         except StoreError:
             if not writable:
                 raise
-            open_store(path).close()  # a writable dashboard creates a missing store and migrates an older one, as before
-            self.store = open_store(path, read_only=True)
+            open_dashboard_store(path, read_only=False).close()  # a writable dashboard creates a missing store and migrates an older one, as before
+            self.store = open_dashboard_store(path, read_only=True)
         self.lock = threading.RLock()
 
     def current(self) -> bool:
@@ -96,5 +96,5 @@ def reading() -> Iterator[Store]:
 @contextmanager
 def writing() -> Iterator[Store]:
     """A short-lived writable connection, for the few things a page writes (never in read-only mode)."""
-    with open_store(db_path()) as s:
+    with open_dashboard_store(db_path(), read_only=False) as s:
         yield s

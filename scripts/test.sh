@@ -15,4 +15,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 .venv/bin/python -m ruff check .
+# The layer rules of ../shared/ARCHITECTURE.md, as import-linter contracts in pyproject.toml.
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

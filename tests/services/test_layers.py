@@ -1,8 +1,7 @@
 """The rules between parts (ARCHITECTURE.md, "Rules between parts"), read from the source: every import statement,
 at module level or inside a function, of every module of a part.
 
-The one exception is a module-level ``__getattr__`` (PEP 562) that keeps an old name importable for ``pages/`` while
-they move to ``services``; those shims are listed here, so a new one cannot appear unnoticed.
+A module-level ``__getattr__`` (PEP 562) could hide an import from these checks: none is allowed (``COMPAT_SHIMS``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Modules whose ``__getattr__`` forwards old names to ``services`` (remove each once pages/ call services).
-COMPAT_SHIMS = {"analysis/settings.py", "integrations/github.py", "integrations/server_errors.py"}
+COMPAT_SHIMS: set[str] = set()  # none left: the pages call services
 
 
 def _imports(path: Path, *, skip_shims: bool = True, module_level_only: bool = False) -> list[tuple[int, str]]:
@@ -82,7 +81,7 @@ def test_the_clis_reach_outside_only_through_services() -> None:
     assert _breaking(clis, ("integrations", "streamlit", "pages")) == []
 
 
-def test_the_compatibility_shims_are_the_known_ones() -> None:
+def test_no_compatibility_shims_are_left() -> None:
     shims = {str(p.relative_to(ROOT)) for part in ("analysis", "integrations", "services", "store", "probes") for p in _part(part)
              if any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in ast.parse(p.read_text(encoding="utf-8")).body)}
     assert shims == COMPAT_SHIMS
