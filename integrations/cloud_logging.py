@@ -88,12 +88,17 @@ def check_entry(entry: Any) -> None:
     labels = (entry.get("resource") or {}).get("labels")
     if labels is not None and (not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())):
         raise MalformedEntry("resource.labels: must be an object of text values")
+    _check_size(entry, "")
+
+
+def _check_size(data: object, where: str) -> None:
+    """Refuse what is not JSON data or is larger than Cloud Logging ever stores (``where`` prefixes the message)."""
     try:
-        size = len(json.dumps(entry))
+        size = len(json.dumps(data))
     except (TypeError, ValueError, RecursionError):
-        raise MalformedEntry("not JSON data") from None
+        raise MalformedEntry(f"{where}not JSON data") from None
     if size > MAX_ENTRY_CHARS:
-        raise MalformedEntry(f"too large ({size} characters; Cloud Logging's limit is {MAX_ENTRY_CHARS})")
+        raise MalformedEntry(f"{where}too large ({size} characters; Cloud Logging's limit is {MAX_ENTRY_CHARS})")
 
 
 @dataclass
@@ -286,12 +291,7 @@ def run_from_entry(entry: Any) -> ProbeRun:
         raise ForeignEntry("the client library's diagnostic entry")
     if not isinstance(payload, dict):
         raise MalformedEntry("jsonPayload: missing or not an object" + (" (a textPayload entry)" if "textPayload" in entry else ""))
-    try:
-        size = len(json.dumps(payload))
-    except (TypeError, ValueError, RecursionError):
-        raise MalformedEntry("jsonPayload: not JSON data") from None
-    if size > MAX_ENTRY_CHARS:
-        raise MalformedEntry(f"jsonPayload: too large ({size} characters; Cloud Logging's limit is {MAX_ENTRY_CHARS})")
+    _check_size(payload, "jsonPayload: ")
     secrets = known_secrets()
     payload = redact_data(payload, secrets)
     run_id = payload.get("run_id")
