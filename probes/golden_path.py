@@ -221,7 +221,7 @@ class GoldenPath:
 
     # -- internals ------------------------------------------------------------
     def _on_message(self, msg: Message, t: float) -> None:
-        if self.state is State.AWAITING_WELCOME and (msg.type == WELCOME or self.welcome_any_first):
+        if self.state is State.AWAITING_WELCOME and (msg.type == WELCOME or (self.welcome_any_first and msg.type != ERROR)):
             self.marks["welcome"] = t
             self.state = State.READY
             return
@@ -244,8 +244,12 @@ class GoldenPath:
         if msg.type == AGENT_FAILED:
             self._fail(Outcome.SERVER_ERROR, t, self._clip(f"{msg.wire_type}: {msg.error_text}"))
             return
+        if msg.type in AGENT_EVENTS[1 : self._next_event] and msg.type != AGENT_EVENTS[-1]:
+            # A re-sent event ("attempt": N), or an agent that thinks or calls tools more than once: evidence, not
+            # disorder. Each phase is timed by its first event; agent_started and agent_completed come once.
+            return
         if msg.retry and msg.type in AGENT_EVENTS[: self._next_event]:
-            return  # a re-send of an event already received: evidence, not disorder
+            return  # a re-send of agent_started
         if self.state is not State.AWAITING_EVENTS:
             self._fail(Outcome.PROTOCOL_ERROR, t, f"{msg.wire_type} arrived before start_agent was sent")
             return
@@ -272,19 +276,20 @@ class GoldenPath:
         """
         if msg.thread_id is not None and msg.thread_id not in (self.thread_id, self.server_thread_id):
             if self.server_thread_id is None and derived_from(DIALECTS[msg.dialect or ""], msg.thread_id, self.thread_id):
-                self.server_thread_id = msg.thread_id[:MAX_ID]
+                self.server_thread_id = msg.thread_id
             else:
                 ours = self.thread_id + (f", server's {self.server_thread_id}" if self.server_thread_id else "")
                 self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for thread {msg.thread_id} (ours: {ours})"))
                 return True
         if msg.run_id is not None:
+            run_id = clip(msg.run_id, MAX_ID, self._secrets)
             if self.server_run_id is None:
-                self.server_run_id = msg.run_id[:MAX_ID]
-            elif msg.run_id[:MAX_ID] != self.server_run_id:
+                self.server_run_id = run_id
+            elif run_id != self.server_run_id:
                 self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for run {msg.run_id} (ours: {self.server_run_id})"))
                 return True
         if msg.user_id is not None and msg.user_id != self.user_id and self.server_user_id is None:
-            self.server_user_id = msg.user_id[:MAX_ID]
+            self.server_user_id = clip(msg.user_id, MAX_ID, self._secrets)
         return False
 
     def _clip(self, text: str) -> str:

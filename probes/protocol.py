@@ -100,7 +100,7 @@ def parse_message(text: str, dialect: str = AUTO) -> Message:
         obj = jsonsafe.loads(text)
     except jsonsafe.UnsafeJson as exc:
         raise MessageError(f"message refused: {exc}") from exc
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and json's own limits (a number of over 4300 digits)
         raise MessageError(f"message is not valid JSON ({exc.__class__.__name__})") from exc
     if not isinstance(obj, dict):
         raise MessageError(f"message is JSON {type(obj).__name__}, not an object")

@@ -363,15 +363,16 @@ class _Session:
         self.proto = proto
         request = proto.connect()
         h = request.headers
-        for key, value in self.target.headers.items():
-            h[key] = value
+        ours = {HEADER_RUN_ID: self.run_id, "User-Agent": USER_AGENT}
         if self.token and self.target.auth.transport == "header":
-            h["Authorization"] = f"Bearer {self.token}"
+            ours["Authorization"] = f"Bearer {self.token}"
         if self.target.backend_test_headers:
-            for key, value in backend_test_headers(self.target.environment, self.run_id).items():
-                h[key] = value
-        h[HEADER_RUN_ID] = self.run_id
-        h["User-Agent"] = USER_AGENT
+            ours.update(backend_test_headers(self.target.environment, self.run_id))
+        # websockets' Headers append on assignment: each name is set once, ours over the config's.
+        for key, value in {**self.target.headers, **ours}.items():
+            if key in h:
+                del h[key]
+            h[key] = value
         proto.send_request(request)
         self._flush()
 

@@ -264,7 +264,7 @@ class Sandbox:
     async def _script(self, ws: ServerConnection, c: _Conn, thread_id: str) -> None:
         s, b = c.scenario, c.scenario.behaviour
         run_id, request_id = new_ids()
-        thread_id = server_thread(self.frames, c.user_id, thread_id)
+        client_thread, thread_id = thread_id, server_thread(self.frames, c.user_id, thread_id)
         delays = dict(s.delays)
         if b == "slow_thinking":
             delays["agent_thinking"] *= c.rng.uniform(s.thinking_factor_min, s.thinking_factor_max)
@@ -298,7 +298,7 @@ class Sandbox:
                 await self._send_raw(ws, c, "<binary>", b"\x00\x01\x02")
                 await self._send(ws, c, {"type": "mystery_event", "thread_id": thread_id})
             if b == "cross_talk" and i == 1:
-                await self._send(ws, c, self._foreign_event(thread_id))
+                await self._send(ws, c, self._foreign_event(client_thread))
             await self._send(ws, c, self.frames.event(event, thread_id=thread_id, run_id=run_id, request_id=request_id, user_id=c.user_id), event)
 
     def _foreign_event(self, own_thread: str) -> dict[str, Any]:

@@ -45,6 +45,21 @@ def test_backend_test_headers_make_the_canary_see_the_bypass():
     assert (run.outcome, run.auth_canary) == ("auth_not_enforced", "accepted")
 
 
+def test_a_refusal_frame_is_not_a_welcome_even_when_any_first_frame_is():
+    """welcome = "any" must not turn the netra refusal (error_message AUTH_FAILED, then 1008) into an accepted canary."""
+    with running_sandbox(time_scale=SCALE) as sb:
+        [run] = asyncio.run(probe_target(replace(sb.target(), auth_canary=True, welcome_any_first=True)))
+    assert (run.outcome, run.auth_canary) == ("ok", "rejected")
+
+
+def test_configured_headers_never_duplicate_or_override_ours():
+    with running_sandbox(time_scale=SCALE) as sb:
+        run = asyncio.run(probe_target(replace(sb.target(), headers={"User-Agent": "factory-isolated", "X-Pathwatch-Run": "spoof"})))[0]
+        connect = next(e for e in sb.log.entries() if e.get("jsonPayload", {}).get("event") == "connect")
+    h = connect["jsonPayload"]["headers"]
+    assert run.ok and h["User-Agent"].startswith("pathwatch/") and h["X-Pathwatch-Run"] == run.run_id
+
+
 def test_a_canary_that_gets_no_verdict_is_inconclusive_not_a_pass():
     with running_sandbox("handshake_hang", time_scale=SCALE) as sb:
         [run] = asyncio.run(probe_target(replace(sb.target(total_s=0.3), auth_canary=True)))

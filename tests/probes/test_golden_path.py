@@ -233,3 +233,38 @@ def test_any_sequence_of_server_behaviour_ends_in_exactly_one_known_outcome(step
     assert (gp.failed_phase is None) == (gp.outcome == "ok")
     durations = gp.phases_ms()
     assert all(v is None or v >= 0 for v in durations.values())
+
+
+def test_an_agent_that_thinks_and_calls_tools_more_than_once_is_ok():
+    """Each phase is timed by its first event; later thinking steps and tool calls are evidence, not disorder."""
+    gp = _started()
+    for t, event in enumerate(["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_thinking",
+                               "tool_executing", "tool_completed", "agent_thinking", "agent_completed"]):
+        gp.text_received(_msg(event), 0.1 * (t + 1))
+    assert gp.outcome == "ok" and gp.phases_ms()["tool_completed"] == pytest.approx(100.0)
+    gp = _started()
+    for event in ["agent_started", "agent_thinking", "agent_started"]:
+        gp.text_received(_msg(event), 0.5)
+    assert gp.outcome == "protocol_error", "agent_started twice, not re-sent: another run on the connection"
+
+
+def test_an_error_frame_is_never_taken_for_the_welcome():
+    gp = _connected(welcome_any_first=True)
+    gp.text_received(_msg("error", None, payload={"code": "AUTH_FAILED", "message": "no"}), 0.5)
+    assert not gp.wants_start_agent
+    gp.closed(1008, "Authentication failed", 0.6)
+    assert gp.outcome == "auth_rejected"
+
+
+def test_json_beyond_pythons_own_limits_is_a_protocol_error_not_a_crash():
+    gp = _started()
+    gp.text_received('{"type":"heartbeat","n":' + "1" * 5000 + "}", 0.5)
+    assert gp.outcome == "protocol_error" and "not valid JSON" in gp.error
+
+
+def test_server_ids_are_redacted_and_bounded():
+    secret = "hunter2-signing-secret-xyz"
+    gp = _started(secrets=(secret,))
+    gp.text_received(_msg("agent_started", run_id=f"r-{secret}" + "x" * 500, payload={"user_id": f"{secret}-user"}), 0.5)
+    assert secret not in (gp.server_run_id or "") + (gp.server_user_id or "")
+    assert len(gp.server_run_id or "") <= 128

@@ -347,3 +347,16 @@ def test_unknown_scenario_setting_is_refused():
 
     with pytest.raises(ConfigError, match="unknown setting 'crash_speed'"):
         get_scenario("flaky", {"crash_speed": 3})
+
+
+def test_netra_cross_talk_sends_another_threads_event_never_our_own():
+    async def go(url: str) -> list[dict[str, Any]]:
+        async with connect(url, additional_headers={"Authorization": f"Bearer {token()}"}) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "start_agent", "thread_id": "abcdef12-0000", "payload": {}}))
+            return [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+
+    with running_sandbox("cross_talk", time_scale=SCALE) as sb:
+        frames = asyncio.run(go(sb.url))
+    ours, foreign = frames[0]["thread_id"], frames[1]["thread_id"]
+    assert "_abcdef12_session_" in ours and "_abcdef12_session_" not in foreign
