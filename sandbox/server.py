@@ -35,8 +35,9 @@ from sandbox.stories import Chapter, Story
 
 #: Upgrade headers the backend logs (never Authorization).
 _LOGGED_HEADERS = ("User-Agent", *RUN_ID_HEADERS, "X-Test-Type", "X-Test-Environment")
-#: Sessions whose ground truth is kept (oldest dropped first).
+#: Sessions whose ground truth is kept (oldest dropped first), and sends kept per session (later ones are not).
 MAX_TRUTH_SESSIONS = 20_000
+MAX_TRUTH_EVENTS = 1_000
 
 
 def _iso(dt: datetime | None = None) -> str:
@@ -328,7 +329,8 @@ class Sandbox:
             self.truth[c.session] = c.truth
             while len(self.truth) > MAX_TRUTH_SESSIONS:
                 self.truth.popitem(last=False)
-        c.truth.append(item)
+        if len(c.truth) < MAX_TRUTH_EVENTS:
+            c.truth.append(item)
 
     def _info(self, c: _Conn, message: str, **fields: Any) -> None:
         self.log.entry("INFO", c.revision, session=c.session, payload={"message": message, "connection_id": c.connection_id, **fields})
