@@ -2,15 +2,20 @@
 naming the field, and never a traceback: nan, inf, zero, negative and absurd numbers, malformed URLs, TOML dates
 where text belongs, wrong types for secret settings, non-UTF-8 secret files, bad durations and stories.
 
-Each case runs the real CLI in a subprocess, as cron or a person would.
+Each case calls the CLI's own ``main(argv)`` (what ``python -m`` runs) in this process, with its output captured and
+the environment set for the call: 160 interpreter starts would cost the suite minutes. ``test_python_m_refuses_...``
+checks, for each CLI, that the same refusal comes out of a real ``python -m`` subprocess, as cron or a person sees it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +23,53 @@ import pytest
 TARGET = '[[targets]]\nname = "t"\nurl = "ws://127.0.0.1:1/ws"\n'
 
 
+def _main(module: str) -> Callable[[list[str]], int]:
+    if module == "probes":
+        from probes.cli import main
+    elif module == "analysis":
+        from analysis.cli import main
+    else:
+        from sandbox.__main__ import main
+    return main
+
+
+@contextlib.contextmanager
+def _environ(env: dict[str, str] | None) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _cli(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI's exit code and output for ``args``, as ``python -m module args`` would give them."""
+    out, err = io.StringIO(), io.StringIO()
+    with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = _main(module)(list(args))
+        except SystemExit as exc:  # argparse's usage errors leave this way, as they do under python -m
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
+
+
+def _python_m(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+                          env=dict(os.environ), stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize(("module", "args", "field"), [
+    ("probes", ["run", "--url", "ws://127.0.0.1:1/ws", "--timeout", "nan", "--no-store"], "--timeout"),
+    ("analysis", ["incidents", "detect", "--full", "--chunk", "0s", "--db", os.devnull], "--chunk"),
+    ("sandbox", ["--port", "70000"], "--port"),
+])
+def test_python_m_refuses_as_main_does(module: str, args: list[str], field: str) -> None:
+    """The in-process calls below stand for these: the same exit 2, the field named, no traceback."""
+    real, in_process = _python_m(module, *args), _cli(module, *args)
+    _refused(real, field)
+    assert (real.returncode, real.stderr.strip()) == (in_process.returncode, in_process.stderr.strip())
 
 
 def _refused(p: subprocess.CompletedProcess[str], field: str) -> None:
