@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 
 import pytest
@@ -60,9 +61,20 @@ def test_configured_headers_never_duplicate_or_override_ours():
     assert run.ok and h["User-Agent"].startswith("pathwatch/") and h["X-Pathwatch-Run"] == run.run_id
 
 
+def test_the_canary_never_runs_past_the_runs_own_deadline():
+    """--timeout bounds everything: a run that used its whole deadline leaves the canary no time of its own."""
+    with running_sandbox("silent_stall", time_scale=SCALE) as sb:
+        t0 = time.monotonic()
+        [run] = asyncio.run(probe_target(replace(sb.target(total_s=0.4), auth_canary=True)))
+        took = time.monotonic() - t0
+    assert run.outcome == "event_timeout" and run.auth_canary.startswith("inconclusive")
+    assert took < 0.4 + 0.6, took  # the canary alone may take up to 10 s when it has the time
+
+
 def test_a_canary_that_gets_no_verdict_is_inconclusive_not_a_pass():
     with running_sandbox("handshake_hang", time_scale=SCALE) as sb:
-        [run] = asyncio.run(probe_target(replace(sb.target(total_s=0.3), auth_canary=True)))
+        # A phase deadline ends the run early, so the canary has time left and meets the same hang.
+        [run] = asyncio.run(probe_target(replace(sb.target(total_s=3.0, phases={"upgrade": 0.2}), auth_canary=True)))
     assert run.outcome == "upgrade_timeout" and run.auth_canary == "inconclusive: upgrade_timeout"
 
 
