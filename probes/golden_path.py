@@ -242,7 +242,7 @@ class GoldenPath:
         if self._breach(msg, t):
             return
         if msg.type == AGENT_FAILED:
-            self._fail(Outcome.SERVER_ERROR, t, self._clip(f"{msg.wire_type}: {msg.error_text}"))
+            self._fail(Outcome.SERVER_ERROR, t, f"{msg.wire_type}: {msg.error_text}")
             return
         if msg.type in AGENT_EVENTS[1 : self._next_event] and msg.type != AGENT_EVENTS[-1]:
             # A re-sent event ("attempt": N), or an agent that thinks or calls tools more than once: evidence, not
@@ -279,14 +279,14 @@ class GoldenPath:
                 self.server_thread_id = msg.thread_id
             else:
                 ours = self.thread_id + (f", server's {self.server_thread_id}" if self.server_thread_id else "")
-                self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for thread {msg.thread_id} (ours: {ours})"))
+                self._fail(Outcome.ISOLATION_BREACH, t, f"{msg.wire_type} for thread {msg.thread_id} (ours: {ours})")
                 return True
         if msg.run_id is not None:
             run_id = clip(msg.run_id, MAX_ID, self._secrets)
             if self.server_run_id is None:
                 self.server_run_id = run_id
             elif run_id != self.server_run_id:
-                self._fail(Outcome.ISOLATION_BREACH, t, self._clip(f"{msg.wire_type} for run {msg.run_id} (ours: {self.server_run_id})"))
+                self._fail(Outcome.ISOLATION_BREACH, t, f"{msg.wire_type} for run {msg.run_id} (ours: {self.server_run_id})")
                 return True
         if msg.user_id is not None and msg.user_id != self.user_id and self.server_user_id is None:
             self.server_user_id = clip(msg.user_id, MAX_ID, self._secrets)
@@ -308,8 +308,7 @@ class GoldenPath:
             if self._bytes_kept + len(kind) + len(detail) > self.max_bytes:
                 flood = f"message flood: more than {self.max_bytes} bytes kept ({self._frames_seen} frames)"
         if flood is not None:
-            if not self.finished:
-                self._fail(Outcome.PROTOCOL_ERROR, t, flood)
+            self._fail(Outcome.PROTOCOL_ERROR, t, flood)
             return
         self._bytes_kept += len(kind) + len(detail)
         self.events.append(EventRecord(kind, _ms(t), detail))
@@ -319,7 +318,7 @@ class GoldenPath:
             return
         self.failed_phase = self.phase
         self.outcome = outcome
-        self.error = clip(error, MAX_EVENT_DETAIL, self._secrets)
+        self.error = self._clip(error)  # every run error is redacted, then cut, here once
         self.marks[MARK_FAILURE] = t
         self.state = State.FAILED
 
