@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probes import jsonsafe
-from probes.dialects import AGENT_FAILED, AUTO, DIALECTS, ERROR, EVIDENCE, WELCOME, lookup, match
-
-__all__ = ["AGENT_FAILED", "ERROR", "EVIDENCE", "WELCOME"]
+from probes.dialects import AUTO, DIALECTS, EVIDENCE, lookup, match
 
 START_AGENT = "start_agent"
 
