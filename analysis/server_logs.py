@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from probes.protocol import RUN_ID_HEADERS
 from probes.redact import clip, printable
 from probes.timeutil import parse_iso
 
@@ -92,22 +93,34 @@ def _ts(entry: dict[str, Any]) -> float:
     return parse_iso(str(entry["timestamp"]))
 
 
+def _spellings(header: str) -> tuple[str, ...]:
+    """How a log may name a run-id header: as sent (lower case), with underscores, and without the ``x-``."""
+    h = header.lower()
+    return tuple(dict.fromkeys((h, h.replace("-", "_"), h.removeprefix("x-").replace("-", "_"))))
+
+
+#: Label and payload keys that hold a probe's run id, from :data:`probes.protocol.RUN_ID_HEADERS` (the sandbox logs
+#: ``pathwatch_run``), plus the plain ``session`` some backends log in their payload.
+_RUN_ID_KEYS: tuple[str, ...] = tuple(k for h in RUN_ID_HEADERS for k in _spellings(h))
+_RUN_ID_HEADER_NAMES = frozenset(h.lower() for h in RUN_ID_HEADERS)
+
+
 def session_of(entry: dict[str, Any]) -> str | None:
     """The probe's run id where the backend logged it: the X-Pathwatch-Run header (or X-Test-Session, sent with
     ``backend_test_headers``) as a label, a payload field or a request header."""
     labels = entry.get("labels") or {}
-    for key in ("pathwatch_run", "x_pathwatch_run", "x-pathwatch-run", "x_test_session", "x-test-session", "test_session"):
+    for key in _RUN_ID_KEYS:
         if isinstance(labels, dict) and labels.get(key):
             return _run_id_or_none(labels[key])
     payload = entry.get("jsonPayload") or {}
     if isinstance(payload, dict):
-        for key in ("pathwatch_run", "x_pathwatch_run", "x_test_session", "test_session", "session"):
+        for key in (*_RUN_ID_KEYS, "session"):
             if isinstance(payload.get(key), str):
                 return _run_id_or_none(payload[key])
         headers = payload.get("headers")
         if isinstance(headers, dict):
             for k, v in headers.items():
-                if k.lower() in ("x-pathwatch-run", "x-test-session"):
+                if k.lower() in _RUN_ID_HEADER_NAMES:
                     return _run_id_or_none(v)
     return None
 
