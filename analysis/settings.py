@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from analysis.alerting import ALERTING_KEYS, AlertingSettings, parse_alerting
 from analysis.deploys import FixRule
 from analysis.impact import ImpactConfig
 from analysis.incidents import IncidentRule
@@ -34,6 +35,7 @@ class DashboardSettings:
 class Settings:
     report: ReportConfig = field(default_factory=ReportConfig)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
 
 
 #: Ceilings that turn a typo into an error rather than a dashboard that never refreshes or an SLO nobody can meet.
@@ -76,7 +78,7 @@ def _section(data: Mapping[str, Any], name: str, source: str, allowed: set[str])
 
 
 def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Settings:
-    unknown = set(data) - {"slo", "impact", "incidents", "dashboard"}
+    unknown = set(data) - {"slo", "impact", "incidents", "dashboard", "alerting"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown)}")
     s = _section(data, "slo", source, {"objective", "threshold_s", "window_days"})
@@ -123,4 +125,5 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
         if not isinstance(d["public_url"], str) or not d["public_url"].startswith(("http://", "https://")):
             raise ConfigError("dashboard.public_url: must start with http:// or https://")
         dash = replace(dash, public_url=d["public_url"].rstrip("/"))
-    return Settings(ReportConfig(slo=slo, impact=imp, incidents=rule, fix=FixRule()), dash)
+    alerting = parse_alerting(_section(data, "alerting", source, ALERTING_KEYS))
+    return Settings(ReportConfig(slo=slo, impact=imp, incidents=rule, fix=FixRule()), dash, alerting)

@@ -76,3 +76,40 @@ def test_edge_values_still_accepted() -> None:
     s = parse_settings({"slo": {"objective": 0.999, "threshold_s": 86400, "window_days": 366}, "dashboard": {"refresh_s": 0},
                         "impact": {"monthly_revenue": 0, "active_users": 0}})
     assert s.report.slo.threshold_s == 86400 and s.dashboard.refresh_s == 0 and s.report.impact.active_users == 0
+
+
+def test_alerting_keys() -> None:
+    s = parse_settings({"alerting": {
+        "channels": [{"name": "am", "kind": "alertmanager", "url": "http://127.0.0.1:9093"},
+                     {"name": "slack", "kind": "apprise", "url_env": "PATHWATCH_SLACK_URL"}],
+        "reminder_s": 0, "quorum": 2, "no_data_after": 5, "probe_interval_s": 30, "retry_base_s": 5, "max_attempts": 3,
+        "exclude_silences": True}}).alerting
+    assert [(c.name, c.kind, c.url_env) for c in s.channels] == [("am", "alertmanager", ""), ("slack", "apprise", "PATHWATCH_SLACK_URL")]
+    assert (s.reminder_s, s.quorum, s.no_data_after, s.probe_interval_s, s.retry_base_s, s.max_attempts, s.exclude_silences) == (
+        0, 2, 5, 30, 5, 3, True)
+    assert "hooks.slack" not in repr(parse_settings({"alerting": {"channels": [
+        {"name": "s", "kind": "apprise", "url": "slack://hooks.slack/T/B/secret"}]}}).alerting)
+    assert parse_settings({}).alerting.channels == () and parse_settings({}).alerting.reminder_s == 4 * 3600
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    ({"alerting": {"channels": {"name": "x"}}}, "alerting.channels"),
+    ({"alerting": {"channels": [{"name": "x", "kind": "sms", "url": "http://a"}]}}, r"alerting.channels\[0\].kind"),
+    ({"alerting": {"channels": [{"name": "x y", "kind": "apprise", "url": "json://a"}]}}, r"alerting.channels\[0\].name"),
+    ({"alerting": {"channels": [{"name": "x", "kind": "apprise"}]}}, "exactly one of url or url_env"),
+    ({"alerting": {"channels": [{"name": "x", "kind": "apprise", "url": "json://a", "url_env": "A"}]}}, "exactly one of url or url_env"),
+    ({"alerting": {"channels": [{"name": "x", "kind": "apprise", "url_env": "A-B"}]}}, r"alerting.channels\[0\].url_env"),
+    ({"alerting": {"channels": [{"name": "x", "kind": "alertmanager", "url": "ftp://a"}]}}, r"alerting.channels\[0\].url"),
+    ({"alerting": {"channels": [{"name": "x", "kind": "apprise", "url": "json://a", "token": "t"}]}}, "unknown key"),
+    ({"alerting": {"channels": [{"name": "x", "kind": "apprise", "url": "json://a"}] * 2}}, "names must be unique"),
+    ({"alerting": {"reminder_s": float("nan")}}, "alerting.reminder_s"),
+    ({"alerting": {"quorum": 0}}, "alerting.quorum"),
+    ({"alerting": {"no_data_after": True}}, "alerting.no_data_after"),
+    ({"alerting": {"probe_interval_s": 0}}, "alerting.probe_interval_s"),
+    ({"alerting": {"max_attempts": 1000}}, "alerting.max_attempts"),
+    ({"alerting": {"exclude_silences": "no"}}, "alerting.exclude_silences"),
+    ({"alerting": {"paging": 1}}, r"unknown key\(s\) in \[alerting\]"),
+])
+def test_bad_alerting_values_are_named(data: dict, named: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError, match=named):
+        parse_settings(data)

@@ -1,0 +1,161 @@
+"""Alerting: the settings that say where and when to tell people, and the notice that is told.
+
+Pure: the settings file's ``[alerting]`` table is checked here (errors name the field); a channel's URL
+is never read here, only the *name* of the environment variable that holds it (``url_env``): secrets
+come from the environment at the edge (``services``), never from this module or the settings file's
+plain text when the user chose ``url_env``. The planner that turns incidents into notices lives here too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from probes.errors import ConfigError
+
+#: Channel kinds: an existing engine (Alertmanager), a notification library (Apprise), PagerDuty Events API v2.
+CHANNEL_KINDS = ("alertmanager", "apprise", "pagerduty")
+#: Notice kinds, in the order an incident lives them; ``no_data`` / ``data_back`` are about a target, ``test`` about a channel.
+NOTICE_KINDS = ("open", "escalate", "remind", "resolve", "no_data", "data_back", "test")
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_CHANNELS = 32
+MAX_REMINDER_S = 7 * 86400.0
+MAX_NO_DATA_AFTER = 1000
+MAX_ATTEMPTS = 100
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One ``[[alerting.channels]]`` table. Exactly one of ``url`` / ``url_env`` is set; ``repr`` hides the URL
+    (a Slack or PagerDuty URL is a credential)."""
+
+    name: str
+    kind: str
+    url: str = ""
+    url_env: str = ""
+
+    def __repr__(self) -> str:
+        where = f"url_env={self.url_env!r}" if self.url_env else "url=<hidden>"
+        return f"ChannelConfig(name={self.name!r}, kind={self.kind!r}, {where})"
+
+
+@dataclass(frozen=True)
+class AlertingSettings:
+    channels: tuple[ChannelConfig, ...] = ()
+    #: Remind while an incident stays open, every this many seconds (0: never).
+    reminder_s: float = 4 * 3600.0
+    #: Locations of a target group that must fail before anyone is paged; None: 2 when the group has several, else 1.
+    quorum: int | None = None
+    #: A target whose runs stop arriving for this many of its probe intervals is "no data".
+    no_data_after: int = 3
+    #: The probe interval when it cannot be read from the runs (seconds).
+    probe_interval_s: float = 60.0
+    #: Deliveries that fail are retried with exponential backoff from this delay, at most ``max_attempts`` times.
+    retry_base_s: float = 60.0
+    max_attempts: int = 8
+    #: Leave silenced windows (maintenance) out of the SLO and the impact; off by default, and said on the pages.
+    exclude_silences: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One thing to tell: sent at most once per (``key``, channel). ``key`` names the state change, e.g.
+    ``incident:<id>:open``, ``incident:<id>:escalate:<n>``, ``incident:<id>:remind:<n>``, ``incident:<id>:resolve``,
+    ``no_data:<target>:<since>``; two passes that see the same change build the same key."""
+
+    key: str
+    kind: str
+    #: Where it is about: the incident (or None for a target's no-data and a test), its targets and group.
+    incident_id: str | None
+    targets: tuple[str, ...]
+    group: str
+    #: ``page`` (someone must act) or ``info`` (shown, quorum not met, data back, test).
+    severity: str
+    #: The failure mode (an outcome name), or ``no_data`` / ``test``.
+    outcome: str
+    #: One sentence each: what failed, and what it costs.
+    summary: str
+    impact: str
+    starts_at: float
+    ends_at: float | None = None
+    #: The dashboard page of the incident ("" when ``[dashboard] public_url`` is not set).
+    url: str = ""
+
+
+def _name(v: Any, where: str) -> str:
+    if not isinstance(v, str) or not _NAME.fullmatch(v):
+        raise ConfigError(f"{where}: must be a name of 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+    return v
+
+
+def _channel(t: Any, where: str) -> ChannelConfig:
+    if not isinstance(t, Mapping):
+        raise ConfigError(f"{where}: must be a table with name, kind and url or url_env")
+    unknown = set(t) - {"name", "kind", "url", "url_env"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: kind, name, url, url_env")
+    name = _name(t.get("name"), f"{where}.name")
+    kind = t.get("kind")
+    if kind not in CHANNEL_KINDS:
+        raise ConfigError(f"{where}.kind: must be one of {', '.join(CHANNEL_KINDS)}")
+    url, env = t.get("url", ""), t.get("url_env", "")
+    if bool(url) == bool(env):
+        raise ConfigError(f"{where}: give exactly one of url or url_env (the name of an environment variable holding the URL)")
+    if env and (not isinstance(env, str) or not _ENV_NAME.fullmatch(env)):
+        raise ConfigError(f"{where}.url_env: must be the name of an environment variable (letters, digits, '_')")
+    if url:
+        if not isinstance(url, str) or len(url) > 2048 or not url.isprintable():
+            raise ConfigError(f"{where}.url: must be a URL of at most 2048 printable characters")
+        if kind in ("alertmanager", "pagerduty") and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.url: an {kind} channel's URL must start with http:// or https://")
+    return ChannelConfig(name, kind, url, env)
+
+
+def _whole(v: Any, where: str, low: int, high: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        raise ConfigError(f"{where}: must be a whole number from {low} to {high}, got {v!r}"[:200])
+    return v
+
+
+def _seconds(v: Any, where: str, low: float, high: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not low <= float(v) <= high:
+        raise ConfigError(f"{where}: must be a number of seconds from {low:g} to {high:g}, got {v!r}"[:200])
+    return float(v)
+
+
+ALERTING_KEYS = {"channels", "reminder_s", "quorum", "no_data_after", "probe_interval_s", "retry_base_s", "max_attempts",
+                 "exclude_silences"}
+
+
+def parse_alerting(sec: Mapping[str, Any]) -> AlertingSettings:
+    """The ``[alerting]`` table (already checked to be a table with known keys)."""
+    raw = sec.get("channels", [])
+    if not isinstance(raw, list) or len(raw) > MAX_CHANNELS:
+        raise ConfigError(f"alerting.channels: must be a list of at most {MAX_CHANNELS} [[alerting.channels]] tables")
+    channels = tuple(_channel(t, f"alerting.channels[{i}]") for i, t in enumerate(raw))
+    names = [c.name for c in channels]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"alerting.channels: names must be unique, got {names}")
+    out = AlertingSettings(channels=channels)
+    kw: dict[str, Any] = {}
+    if "reminder_s" in sec:
+        kw["reminder_s"] = _seconds(sec["reminder_s"], "alerting.reminder_s", 0.0, MAX_REMINDER_S)
+    if "quorum" in sec:
+        kw["quorum"] = _whole(sec["quorum"], "alerting.quorum", 1, 1000)
+    if "no_data_after" in sec:
+        kw["no_data_after"] = _whole(sec["no_data_after"], "alerting.no_data_after", 1, MAX_NO_DATA_AFTER)
+    if "probe_interval_s" in sec:
+        kw["probe_interval_s"] = _seconds(sec["probe_interval_s"], "alerting.probe_interval_s", 1.0, 86400.0)
+    if "retry_base_s" in sec:
+        kw["retry_base_s"] = _seconds(sec["retry_base_s"], "alerting.retry_base_s", 0.0, 86400.0)
+    if "max_attempts" in sec:
+        kw["max_attempts"] = _whole(sec["max_attempts"], "alerting.max_attempts", 1, MAX_ATTEMPTS)
+    if "exclude_silences" in sec:
+        if not isinstance(sec["exclude_silences"], bool):
+            raise ConfigError("alerting.exclude_silences: must be true or false")
+        kw["exclude_silences"] = sec["exclude_silences"]
+    return replace(out, **kw)
