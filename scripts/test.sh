@@ -17,4 +17,5 @@ fi
 .venv/bin/python -m ruff check .
 # The layer rules of ../shared/ARCHITECTURE.md, as import-linter contracts in pyproject.toml.
 .venv/bin/lint-imports --no-cache
-exec .venv/bin/python -m pytest "$@"
+# Two workers (CI has 2 cores; most tests wait on sockets and subprocesses); one file per worker keeps module fixtures shared.
+exec .venv/bin/python -m pytest -n "${PATHWATCH_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from probes.config import Target, Timeouts, target_from_url
 from sandbox.logs import CloudLog
@@ -25,9 +26,15 @@ from sandbox.scenarios import get_scenario
 from sandbox.server import Sandbox
 from sandbox.stories import Story, single
 
-#: A fresh signing secret per test session; tests grep outputs for it.
-TEST_SECRET = "pw-test-" + secrets.token_hex(24)
+#: A fresh signing secret per test session; tests grep outputs for it. Parallel workers (pytest-xdist) inherit the
+#: controller's through the environment, so the controller's final sweep looks for the one every worker used.
+TEST_SECRET = os.environ.setdefault("PATHWATCH_TEST_SESSION_SECRET", "pw-test-" + secrets.token_hex(24))
 os.environ["PATHWATCH_JWT_SECRET"] = TEST_SECRET
+
+# Under load (CI, parallel workers) one example can take longer than hypothesis's default 200 ms deadline;
+# the properties are about results, not speed (speed is for bench/).
+hypothesis_settings.register_profile("pathwatch", deadline=None)
+hypothesis_settings.load_profile("pathwatch")
 
 
 def poll(condition: Callable[[], Any], deadline_s: float = 10.0, every_s: float = 0.02) -> Any:
@@ -189,7 +196,11 @@ def leaks(text: str, extra: tuple[str, ...] = ()) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After the whole suite: no file any test left behind (stores, logs, prom files, screenshots) holds a secret."""
+    """After the whole suite: no file any test left behind (stores, logs, prom files, screenshots) holds a secret.
+
+    Under pytest-xdist only the controller sweeps: its base temp holds every worker's."""
+    if hasattr(session.config, "workerinput"):
+        return
     factory = getattr(session.config, "_tmp_path_factory", None)
     roots = [factory.getbasetemp()] if factory is not None else []
     roots.append(Path(session.config.rootpath) / "test-output")

@@ -133,11 +133,13 @@ def test_every_page_as_a_newcomer_sees_it(story_db: Path, story_log: Path, tmp_p
                 _wait_for(dt, *needles, charts=path != "runs")
                 _no_deploy_button(dt)
                 assert "Page not found" not in dt.text()
-                spans = json.loads(dt.evaluate("JSON.stringify([...document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] code')]"
-                                               ".map(c => c.innerText))"))
+                def code_spans() -> list[str]:
+                    return json.loads(dt.evaluate("JSON.stringify([...document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] code')]"
+                                                  ".map(c => c.innerText))"))
+                if path in ("runs", "incidents"):  # the server's traceback is drawn after the needles: wait for it, with a deadline
+                    poll(lambda: any("create_execution_context" in s for s in code_spans()), deadline_s=20, every_s=0.25)
+                spans = code_spans()
                 assert not [s for s in spans if "\\" in s], (path, [s for s in spans if "\\" in s])
-                if path in ("runs", "incidents"):
-                    assert any("create_execution_context" in s for s in spans), (path, spans)
                 if path == "deploys":
                     _check_deploy_bars(dt)
                 if path == "impact":
