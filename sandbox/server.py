@@ -28,14 +28,14 @@ from websockets.http11 import Request, Response
 
 from probes.phases import AGENT_EVENTS
 from probes.protocol import CLOSE_UNSUPPORTED_DATA, JWT_SUBPROTOCOL_PREFIXES, RUN_ID_HEADERS, START_AGENT, bypasses_auth
-from probes.tracecontext import HEADER_TRACEPARENT, parse_traceparent
+from probes.tracecontext import HEADER_TRACEPARENT, HEADER_TRACESTATE, parse_traceparent
 from sandbox.frames import DEMO_USER, FRAMES, Frames, new_ids, server_thread
 from sandbox.logs import ORCHESTRATOR_TRACEBACK, CloudLog
 from sandbox.scenarios import Scenario
 from sandbox.stories import Chapter, Story
 
 #: Upgrade headers the backend logs (never Authorization).
-_LOGGED_HEADERS = ("User-Agent", *RUN_ID_HEADERS, "X-Test-Type", "X-Test-Environment")
+_LOGGED_HEADERS = ("User-Agent", *RUN_ID_HEADERS, "X-Test-Type", "X-Test-Environment", HEADER_TRACEPARENT, HEADER_TRACESTATE)
 #: Sessions whose ground truth is kept (oldest dropped first), and sends kept per session (later ones are not).
 MAX_TRUTH_SESSIONS = 20_000
 MAX_TRUTH_EVENTS = 1_000
