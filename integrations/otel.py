@@ -25,6 +25,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# The exporter's HTTP client loads requests on its first request; loaded here, with the module, the export budget
+# is spent on the network alone.
+import requests  # noqa: F401
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
