@@ -20,6 +20,7 @@ import numpy as np
 from probes.protocol import RUN_ID_HEADERS
 from probes.redact import clip, printable
 from probes.timeutil import parse_iso
+from probes.tracecontext import trace_of_log
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in (\S+))?')
 _EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s*(.*))?$")
@@ -39,6 +40,8 @@ class ServerError:
     exc_message: str | None
     frame: str | None
     text: str
+    #: The W3C trace id the entry was logged under (from the probe's traceparent), when it names a valid one.
+    trace_id: str | None = None
 
     @property
     def signature(self) -> str:
@@ -131,6 +134,21 @@ def _run_id_or_none(value: Any) -> str | None:
     return text if 0 < len(text) <= 200 and text == printable(text) else None
 
 
+#: Where a Cloud Logging entry names its trace: the LogEntry field, then the structured-logging key (top level or in
+#: ``jsonPayload``), as an application on Cloud Run writes it.
+TRACE_KEYS: tuple[str, ...] = ("trace", "logging.googleapis.com/trace")
+
+
+def trace_of(entry: dict[str, Any]) -> str | None:
+    """The trace id an entry was logged under (``projects/<p>/traces/<trace id>``), or None; anything malformed is ignored."""
+    payload = entry.get("jsonPayload")
+    for where in (entry, payload if isinstance(payload, dict) else {}):
+        for key in TRACE_KEYS:
+            if (trace_id := trace_of_log(where.get(key))) is not None:
+                return trace_id
+    return None
+
+
 def parse_entry(entry: dict[str, Any], secrets: Iterable[str] = ()) -> ServerError:
     """The entry as a :class:`ServerError`, its text redacted with ``secrets`` before any cut.
 
@@ -143,18 +161,23 @@ def parse_entry(entry: dict[str, Any], secrets: Iterable[str] = ()) -> ServerErr
     return ServerError(
         insert_id=str(entry.get("insertId") or f"{entry.get('timestamp')}-{digest}"), ts=_ts(entry),
         severity=str(entry.get("severity", "DEFAULT")), service=labels.get("service_name"), revision=labels.get("revision_name"),
-        session=session_of(entry), exc_type=exc_type, exc_message=exc_msg, frame=frame, text=text,
+        session=session_of(entry), exc_type=exc_type, exc_message=exc_msg, frame=frame, text=text, trace_id=trace_of(entry),
     )
 
 
 def link_to_runs(errors: Sequence[ServerError], run_ids: Sequence[str], starts: Sequence[float], ends: Sequence[float],
-                 max_gap_s: float = 30.0) -> list[str | None]:
-    """For each error, the run it belongs to: by session id when logged, else the run whose span (or nearest edge)
-    is closest in time, within ``max_gap_s``."""
+                 max_gap_s: float = 30.0, trace_ids: Sequence[str | None] = ()) -> list[str | None]:
+    """For each error, the run it belongs to: by trace id (``trace_ids``, one per run, from the traceparent each run
+    sent) when the entry names the trace, else by session id when logged, else the run whose span (or nearest edge)
+    is closest in time, within ``max_gap_s``. The trace is the strongest link: it holds whatever the clocks say."""
     known = set(run_ids)
+    by_trace = {t: r for r, t in zip(run_ids, trace_ids, strict=False) if t}
     s, e = np.asarray(starts, dtype=float), np.asarray(ends, dtype=float)
     out: list[str | None] = []
     for err in errors:
+        if err.trace_id and err.trace_id in by_trace:
+            out.append(by_trace[err.trace_id])
+            continue
         if err.session and err.session in known:
             out.append(err.session)
             continue

@@ -32,10 +32,17 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class OtelSettings:
+    #: The team's tracing UI for one trace: an http(s) URL template holding ``{trace_id}`` ("" shows trace ids only).
+    trace_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     report: ReportConfig = field(default_factory=ReportConfig)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    otel: OtelSettings = field(default_factory=OtelSettings)
 
 
 #: Ceilings that turn a typo into an error rather than a dashboard that never refreshes or an SLO nobody can meet.
@@ -78,7 +85,7 @@ def _section(data: Mapping[str, Any], name: str, source: str, allowed: set[str])
 
 
 def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Settings:
-    unknown = set(data) - {"slo", "impact", "incidents", "dashboard", "alerting"}
+    unknown = set(data) - {"slo", "impact", "incidents", "dashboard", "alerting", "otel"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown)}")
     s = _section(data, "slo", source, {"objective", "threshold_s", "window_days"})
@@ -126,4 +133,13 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
             raise ConfigError("dashboard.public_url: must start with http:// or https://")
         dash = replace(dash, public_url=d["public_url"].rstrip("/"))
     alerting = parse_alerting(_section(data, "alerting", source, ALERTING_KEYS))
-    return Settings(ReportConfig(slo=slo, impact=imp, incidents=rule, fix=FixRule()), dash, alerting)
+    o = _section(data, "otel", source, {f.name for f in fields(OtelSettings)})
+    otel = OtelSettings()
+    if "trace_url" in o:
+        from analysis.traces import template_problem
+
+        if not isinstance(o["trace_url"], str) or (why := template_problem(o["trace_url"])):
+            raise ConfigError(f"otel.trace_url: {why if isinstance(o['trace_url'], str) else 'must be text'}, "
+                              "e.g. \"https://console.cloud.google.com/traces/list?tid={trace_id}\"")
+        otel = OtelSettings(trace_url=o["trace_url"])
+    return Settings(ReportConfig(slo=slo, impact=imp, incidents=rule, fix=FixRule()), dash, alerting, otel)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHES = ("fidelity", "cron", "scale", "store", "analysis", "flood")
+BENCHES = ("fidelity", "cron", "scale", "store", "analysis", "flood", "otel")
 #: ``python -m bench reliability``: the reliability suite with heavier settings than CI's (not part of ``all``).
 HEAVY = {"PATHWATCH_RELIABILITY_KILLS": "500", "PATHWATCH_RELIABILITY_EXAMPLES": "500"}
 
@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.flood import run
 
             run()
+        elif name == "otel":
+            from bench.otel_bench import run
+
+            run(repeat=3 if args.quick else 11)
     return 0
 
 

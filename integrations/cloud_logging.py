@@ -31,6 +31,7 @@ from probes.phases import PHASES
 from probes.record import MAX_EVENT_DETAIL, EventRecord, ProbeRun
 from probes.redact import clip, known_secrets, printable, redact_data
 from probes.timeutil import parse_iso, parse_iso_datetime, rfc3339
+from probes.tracecontext import is_span_id, is_trace_id, trace_of_log
 
 PROBE_LOG = "pathwatch-probe"
 ENDPOINT_ENV = "PATHWATCH_LOGGING_ENDPOINT"
@@ -139,15 +140,20 @@ class ProbeSink:
     """Writes one structured entry per run to the ``pathwatch-probe`` log (redacted once more on the way out)."""
 
     def __init__(self, project: str, environ: dict[str, str] | None = None) -> None:
+        self.project = project
         self.logger = client(project, environ).logger(PROBE_LOG)
         self.secrets = known_secrets(environ)
 
     def write(self, runs: Iterable[ProbeRun]) -> None:
         for run in runs:
+            # The entry sits in the run's trace (Logs Explorer shows it beside the backend's spans and log lines).
+            trace = {"trace": f"projects/{self.project}/traces/{run.trace_id}", "trace_sampled": True} if is_trace_id(run.trace_id) else {}
+            if trace and is_span_id(run.span_id):
+                trace["span_id"] = run.span_id
             try:
                 self.logger.log_struct(redact_data(run.to_dict(), self.secrets), severity="INFO" if run.ok else "ERROR",
                                        labels=redact_data(run_labels(run), self.secrets), insert_id=run.run_id,
-                                       timestamp=parse_iso_datetime(run.started_at))
+                                       timestamp=parse_iso_datetime(run.started_at), **trace)
             except Exception as exc:  # noqa: BLE001 - the client raises many types; one message for the user
                 raise CloudLoggingError(f"writing run {run.run_id} to Cloud Logging failed: {_why(exc)}") from exc
 
@@ -308,6 +314,10 @@ def run_from_entry(entry: Any) -> ProbeRun:
     failed_phase = payload.get("failed_phase")
     if failed_phase is not None and failed_phase not in PHASES:
         raise MalformedEntry("jsonPayload.failed_phase: not a phase")
+    trace_id = payload.get("trace_id")
+    if trace_id is not None and not is_trace_id(trace_id):
+        raise MalformedEntry("jsonPayload.trace_id: not a W3C trace id (32 lowercase hex digits)")
+    trace_id = trace_id or trace_of_log(entry.get("trace"))
     tags = payload.get("tags") or {}
     if not isinstance(tags, dict) or len(tags) > MAX_TAGS or not all(isinstance(v, str) for v in tags.values()):
         raise MalformedEntry(f"jsonPayload.tags: must be an object of at most {MAX_TAGS} text values")
@@ -335,6 +345,7 @@ def run_from_entry(entry: Any) -> ProbeRun:
         elapsed_ms={clip(str(k), 64): v for k, ms in elapsed.items() if (v := _number(ms, f"elapsed_ms.{k}")) is not None},
         total_ms=_number(payload.get("total_ms"), "total_ms", nonnegative=True),
         thread_id=_text(payload, "thread_id", MAX_ID), user_id=_text(payload, "user_id", MAX_ID), events=parsed_events,
+        trace_id=trace_id,
     )
 
 

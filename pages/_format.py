@@ -63,6 +63,11 @@ def link(url: Any) -> str:
     return md(text)
 
 
+def trace_link(url: str | None, trace_id: Any) -> str:
+    """A run's trace: its id as code, and the link to the tracing UI when a ``[otel] trace_url`` template made one."""
+    return f"{code(trace_id)} · {link(url)}" if url else code(trace_id)
+
+
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@&+,;=%-]+")
 
 

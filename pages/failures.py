@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from analysis import failures, rollups, signatures
+from analysis.traces import signature_examples, trace_url
 from pages import _data as data
 from pages import _format as fmt
 from pages._layout import page_header, time_bars
@@ -41,8 +42,11 @@ if f is not None:
         st.subheader("Failure signatures, most frequent first")
         server = data.server_signatures(float(failed["started_ts"].min()), float(failed["started_ts"].max()))
         sigs = signatures.group_failures(failed, server)
+        template = data.settings().otel.trace_url
         for s in sigs[:10]:
-            st.markdown(f"- **{s.count}** × {fmt.md(signatures.sentence(s))}")
+            example = next((r for rid in signature_examples(failed, s, server, limit=1) if (r := data.run_detail(rid)) and r.trace_id), None)
+            seen = f" · e.g. trace {fmt.trace_link(trace_url(template, example.trace_id), example.trace_id)}" if example else ""
+            st.markdown(f"- **{s.count}** × {fmt.md(signatures.sentence(s))}{seen}")
         st.dataframe(fmt.signature_table(sigs), hide_index=True, key="fail_sigs")
 
         st.subheader("Time to failure after start_agent")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis.traces import trace_url
 from pages import _data as data
 from pages import _format as fmt
 from pages._layout import page_header
@@ -38,6 +39,8 @@ if f is not None:
         st.subheader(f"Run {fmt.md(run.run_id)}")
         st.markdown(f"**{fmt.md(run.outcome)}** on {fmt.code(run.target)} at {fmt.run_time(run)} · revision {fmt.code(run.revision or 'unknown')}"
                     + (f" → {fmt.code(run.revision_after)}" if run.revision_after else ""))
+        if run.trace_id:
+            st.markdown("Trace " + fmt.trace_link(trace_url(data.settings().otel.trace_url, run.trace_id), run.trace_id))
         if run.close_code is not None:
             st.markdown(f"Closed with **{run.close_code}** {fmt.md(run.close_reason or '')}".rstrip())
         if run.failed_phase:

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     add_quiet(r, help="no per-run lines on stderr")
     r.add_argument("--cloud-logging", action="store_true", help="also write one entry per run to Cloud Logging (log pathwatch-probe)")
     r.add_argument("--project", metavar="PROJECT", help="Google Cloud project (default: $PATHWATCH_GCP_PROJECT)")
+    r.add_argument("--otlp", nargs="?", const="", metavar="URL",
+                   help="also export each run as an OpenTelemetry trace and metrics over OTLP/HTTP to URL (default: the config's "
+                        "[otel] endpoint, $OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318)")
     sy = sub.add_parser("sync", help="pull probe runs written to Cloud Logging (from any location) into the store")
     sy.add_argument("--project", metavar="PROJECT", help="Google Cloud project (default: $PATHWATCH_GCP_PROJECT)")
     sy.add_argument("--since", metavar="DURATION", default="24h", help="how far back on the first sync (default 24h); later syncs resume")
@@ -117,12 +120,13 @@ async def _cycle(targets: list[Target], users: int) -> list[ProbeRun]:
     return [run for runs in results for run in runs]
 
 
-def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None) -> list[str]:  # type: ignore[no-untyped-def]
+def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None, telemetry=None) -> list[str]:  # type: ignore[no-untyped-def]
     """Save the runs, then report them whatever became of the save; returns what broke (for exit code 3).
 
     Saving comes first, so a printed run is a stored run whenever the store works; a full or unwritable
     store must not hide the run, so the Cloud Logging entry, the Prometheus file and the JSON lines follow
-    either way.
+    either way. The OTLP export comes last and is flushed here, within its short budget; when it fails it says
+    so in one line and changes nothing else (not the exit code).
     """
     broken: list[str] = []
     store_ok: bool | None = None
@@ -155,6 +159,8 @@ def _emit(runs: list[ProbeRun], args: argparse.Namespace, store, sink=None) -> l
             print(one_line(run), file=sys.stderr, flush=True)
     for problem in broken:
         print(f"pathwatch: {problem}", file=sys.stderr, flush=True)
+    if telemetry is not None:
+        telemetry.export(runs)
     return broken
 
 
@@ -194,6 +200,21 @@ def _sink(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return open_sink(args.project)
 
 
+def _telemetry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The OTLP exporter when export is on, else None; OpenTelemetry is imported only in the first case."""
+    import os
+
+    from probes.config import load_otel
+    from probes.otlp import resolve_export
+
+    settings = resolve_export(args.otlp, load_otel(args.config) if args.config else None, os.environ)
+    if settings is None:
+        return None
+    from services.telemetry import open_telemetry
+
+    return open_telemetry(settings)
+
+
 def sync_command(args: argparse.Namespace) -> int:
     from probes.timeutil import parse_duration
     from services.settings import gcp_project
@@ -213,21 +234,22 @@ def sync_command(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     targets = _targets(args)
     sink = _sink(args)
+    telemetry = _telemetry(args)
     store = _open_store(args)
     try:
         if args.every is None:
             runs = asyncio.run(_cycle(targets, args.users))
-            broken = _emit(runs, args, store, sink)
+            broken = _emit(runs, args, store, sink, telemetry)
             if broken or any(r.outcome == Outcome.PROBE_ERROR for r in runs):
                 return EXIT_BROKEN
             return EXIT_OK if all(r.ok for r in runs) else EXIT_FAILED
-        return _loop(targets, args, store, sink)
+        return _loop(targets, args, store, sink, telemetry)
     finally:
         if store is not None:
             store.close()
 
 
-def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None) -> int:  # type: ignore[no-untyped-def]
+def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None, telemetry=None) -> int:  # type: ignore[no-untyped-def]
     """Steady schedule: cycle k starts at start + k * every (no drift); a signal ends it after the run in flight.
 
     A store that fails does not stop the loop (the Prometheus file keeps telling the truth each cycle); the
@@ -246,7 +268,7 @@ def _loop(targets: list[Target], args: argparse.Namespace, store, sink=None) -> 
         cycle = 0
         while not stopping and (args.count is None or cycle < args.count):
             runs = asyncio.run(_cycle(targets, args.users))
-            broken = bool(_emit(runs, args, store, sink)) or broken
+            broken = bool(_emit(runs, args, store, sink, telemetry)) or broken
             cycle += 1
             next_at = start + cycle * args.every
             now = time.monotonic()

@@ -63,6 +63,8 @@ class Target:
     auth_canary: bool = False
     #: Send the backend's own E2E-test headers (X-Test-*). They switch the real backend's auth bypass on.
     backend_test_headers: bool = False
+    #: The W3C ``tracestate`` sent beside ``traceparent`` (``[otel] tracestate``); None sends none.
+    tracestate: str | None = None
 
     @property
     def secure(self) -> bool:
@@ -109,10 +111,16 @@ def load_config(path: str | Path) -> list[Target]:
     return parse_config(read_toml(path), source=str(path))
 
 
+def load_otel(path: str | Path) -> OtelConfig:
+    """The config file's ``[otel]`` table (the targets are read by :func:`load_config`)."""
+    return parse_otel(read_toml(path))
+
+
 def parse_config(data: Mapping[str, Any], source: str = "config") -> list[Target]:
-    unknown = set(data) - {"defaults", "targets"}
+    unknown = set(data) - {"defaults", "targets", "otel"}
     if unknown:
-        raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown)}; expected 'defaults' and 'targets'")
+        raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown)}; expected 'defaults', 'targets' and 'otel'")
+    otel = parse_otel(data)
     defaults = _table(data.get("defaults", {}), "defaults")
     targets = data.get("targets")
     if not isinstance(targets, list) or not targets:
@@ -121,7 +129,7 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> list[Target
     for i, t in enumerate(targets):
         merged = {**defaults, **_table(t, f"targets[{i}]")}
         _opt_str(merged.get("service_name"), f"targets[{i}].service_name")
-        out.append(_parse_target(merged, f"targets[{i}]", defaults))
+        out.append(replace(_parse_target(merged, f"targets[{i}]", defaults), tracestate=otel.tracestate))
     names = [t.name for t in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -186,6 +194,54 @@ def _parse_target(t: dict[str, Any], where: str, defaults: Mapping[str, Any]) ->
         auth_canary=auth_canary,
         backend_test_headers=_bool(t.get("backend_test_headers", False), f"{where}.backend_test_headers"),
     )
+
+
+@dataclass(frozen=True)
+class OtelConfig:
+    """The probe config's ``[otel]`` table: where runs are exported as OTLP (none: not from the config)."""
+
+    #: OTLP/HTTP base URL (``/v1/traces`` and ``/v1/metrics`` are appended), as OTEL_EXPORTER_OTLP_ENDPOINT.
+    endpoint: str | None = None
+    service_name: str | None = None
+    #: The whole export's time budget at exit: a dead collector delays the run by at most about this.
+    timeout_s: float | None = None
+    tracestate: str | None = None
+
+
+#: The longest export budget a config may ask for: an export must never hold cron up for long.
+MAX_OTEL_TIMEOUT_S = 10.0
+_OTEL_KEYS = {"endpoint", "service_name", "timeout_s", "tracestate"}
+
+
+def parse_otel(data: Mapping[str, Any]) -> OtelConfig:
+    """The ``[otel]`` table, checked (headers are secret-bearing: only OTEL_EXPORTER_OTLP_HEADERS, never the file)."""
+    from probes.tracecontext import tracestate_problem
+
+    o = _table(data.get("otel", {}), "otel")
+    if "headers" in o:
+        raise ConfigError("otel.headers: collector headers often hold API keys; set OTEL_EXPORTER_OTLP_HEADERS instead")
+    unknown = set(o) - _OTEL_KEYS
+    if unknown:
+        raise ConfigError(f"otel: unknown key(s) {sorted(unknown)}; known: {sorted(_OTEL_KEYS)}")
+    endpoint = _opt_str(o.get("endpoint"), "otel.endpoint")
+    if endpoint is not None:
+        check_http_url(endpoint, "otel.endpoint")
+    timeout = o.get("timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout)
+                                or not 0 < timeout <= MAX_OTEL_TIMEOUT_S):
+        raise ConfigError(f"otel.timeout_s: must be a positive number of seconds, at most {MAX_OTEL_TIMEOUT_S:g}, got {_shown(timeout)}")
+    tracestate = _opt_str(o.get("tracestate"), "otel.tracestate")
+    if tracestate is not None and (why := tracestate_problem(tracestate)):
+        raise ConfigError(f"otel.tracestate: {why}")
+    service = _opt_str(o.get("service_name"), "otel.service_name")
+    if service is not None and (len(service) > 200 or not service.isprintable()):
+        raise ConfigError("otel.service_name: at most 200 printable characters")
+    return OtelConfig(endpoint=endpoint, service_name=service, timeout_s=None if timeout is None else float(timeout), tracestate=tracestate)
+
+
+def check_http_url(url: str, where: str) -> None:
+    """An http(s) URL with a host (an OTLP endpoint); the message masks any user info it holds."""
+    _check_url(url, where, schemes=("http://", "https://"))
 
 
 _AUTH_KEYS = {"mode", "secret_env", "secret_file", "token_env", "token_file", "subject", "ttl_s", "claims", "transport"}

@@ -59,6 +59,10 @@ class ProbeRun:
     server_user_id: str | None = None
     #: The auth canary's verdict when one ran: ``rejected`` (auth enforced), ``accepted`` or ``inconclusive: ...``.
     auth_canary: str | None = None
+    #: The W3C trace this run sent in ``traceparent`` (32 hex), and its root span (16 hex; not stored): the backend's
+    #: spans and log lines carry the trace id, so they join the run even when nothing is exported.
+    trace_id: str | None = None
+    span_id: str | None = None
 
     def __post_init__(self) -> None:
         """Cap every text field a server can fill, whoever built the record (redacted, then cut)."""

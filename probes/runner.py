@@ -50,6 +50,7 @@ from probes.record import MAX_EVENTS_KEPT, ProbeRun
 from probes.redact import redact
 from probes.stamped import StampedTransport, request_stamps, tls_handshake
 from probes.tls import client_context
+from probes.tracecontext import HEADER_TRACEPARENT, HEADER_TRACESTATE, new_ids, traceparent
 
 #: Says what the traffic is without any word ("test", "e2e") that switches the real backend's auth bypass on.
 USER_AGENT = f"pathwatch/{__version__} (synthetic golden-path probe)"
@@ -181,8 +182,10 @@ class _Session:
     """One run against one target: DNS to the last event, with deadlines."""
 
     def __init__(self, target: Target, *, run_id: str, subject: str, token: str | None, secrets: tuple[str, ...], clock: Clock,
-                 canary: bool = False) -> None:
+                 canary: bool = False, trace: tuple[str, str] | None = None) -> None:
         self.target = target
+        #: (trace id, root span id) sent as ``traceparent`` on the upgrade: the run's own trace, made here, always.
+        self.trace = trace or new_ids()
         #: A canary session stops once the server has accepted (welcomed) or refused its deliberately wrong token.
         self.canary = canary
         self.run_id = run_id
@@ -364,7 +367,9 @@ class _Session:
         self.proto = proto
         request = proto.connect()
         h = request.headers
-        ours = {HEADER_RUN_ID: self.run_id, "User-Agent": USER_AGENT}
+        ours = {HEADER_RUN_ID: self.run_id, "User-Agent": USER_AGENT, HEADER_TRACEPARENT: traceparent(*self.trace)}
+        if self.target.tracestate:
+            ours[HEADER_TRACESTATE] = self.target.tracestate
         if self.token and self.target.auth.transport == "header":
             ours["Authorization"] = f"Bearer {self.token}"
         if self.target.backend_test_headers:
@@ -526,6 +531,8 @@ async def run_session(
         dialect=",".join(gp.dialects_seen) or None,
         server_run_id=gp.server_run_id,
         server_user_id=gp.server_user_id,
+        trace_id=session.trace[0],
+        span_id=session.trace[1],
     )
 
 

@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 PROJECT = "pathwatch-sandbox"
+#: Cloud Logging's structured-logging keys for the trace (Cloud Run lifts them into the entry's trace and spanId).
+TRACE_KEY = "logging.googleapis.com/trace"
+SPAN_KEY = "logging.googleapis.com/spanId"
 LOCATION = "sandbox-local"
 
 #: What the real backend logged when the orchestrator was None (agent_service_core.py:544).
@@ -41,7 +44,10 @@ class CloudLog:
         text: str | None = None,
         payload: dict[str, Any] | None = None,
         when: datetime | None = None,
+        trace: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
+        """One entry. ``trace`` is the (trace id, span id) of the request's ``traceparent``: written as Cloud Run does,
+        ``trace`` / ``spanId`` on the entry and the structured-logging keys ``logging.googleapis.com/trace`` / ``spanId``."""
         stream_name = "stderr" if severity in ("ERROR", "CRITICAL", "ALERT", "EMERGENCY") else "stdout"
         e: dict[str, Any] = {
             "timestamp": (when or datetime.now(UTC)).isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -63,6 +69,10 @@ class CloudLog:
         if session:
             e["labels"]["pathwatch_run"] = session
             e["trace"] = f"projects/{PROJECT}/traces/{session}"
+        if trace is not None:
+            e["trace"] = e[TRACE_KEY] = f"projects/{PROJECT}/traces/{trace[0]}"
+            e["spanId"] = e[SPAN_KEY] = trace[1]
+            e["traceSampled"] = True
         if text is not None:
             e["textPayload"] = text
         else:

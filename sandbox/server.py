@@ -28,13 +28,14 @@ from websockets.http11 import Request, Response
 
 from probes.phases import AGENT_EVENTS
 from probes.protocol import CLOSE_UNSUPPORTED_DATA, JWT_SUBPROTOCOL_PREFIXES, RUN_ID_HEADERS, START_AGENT, bypasses_auth
+from probes.tracecontext import HEADER_TRACEPARENT, HEADER_TRACESTATE, parse_traceparent
 from sandbox.frames import DEMO_USER, FRAMES, Frames, new_ids, server_thread
 from sandbox.logs import ORCHESTRATOR_TRACEBACK, CloudLog
 from sandbox.scenarios import Scenario
 from sandbox.stories import Chapter, Story
 
 #: Upgrade headers the backend logs (never Authorization).
-_LOGGED_HEADERS = ("User-Agent", *RUN_ID_HEADERS, "X-Test-Type", "X-Test-Environment")
+_LOGGED_HEADERS = ("User-Agent", *RUN_ID_HEADERS, "X-Test-Type", "X-Test-Environment", HEADER_TRACEPARENT, HEADER_TRACESTATE)
 #: Sessions whose ground truth is kept (oldest dropped first), and sends kept per session (later ones are not).
 MAX_TRUTH_SESSIONS = 20_000
 MAX_TRUTH_EVENTS = 1_000
@@ -60,6 +61,8 @@ class _Conn:
     truth: list[dict[str, Any]] = field(default_factory=list)
     #: Why auth failed, for a dialect that accepts the upgrade and then closes 1008.
     refused: str | None = None
+    #: (trace id, parent span id) from the upgrade's ``traceparent``, when it sent a valid one.
+    trace: tuple[str, str] | None = None
 
 
 class Sandbox:
@@ -123,8 +126,10 @@ class Sandbox:
             return self._json_response(404, {"error": f"no route {url.path}"})
         scenario = chapter.scenario
         session = next((request.headers[h] for h in RUN_ID_HEADERS if h in request.headers), None)
+        # As Cloud Run does: a valid traceparent puts the request in the caller's trace; a malformed one is ignored.
+        trace = parse_traceparent(request.headers.get(HEADER_TRACEPARENT)) if len(request.headers.get_all(HEADER_TRACEPARENT)) == 1 else None
         if scenario.behaviour == "handshake_hang":
-            self.log.entry("WARNING", chapter.revision, session=session, payload={"message": "upgrade request received; not answering (handshake_hang)"})
+            self.log.entry("WARNING", chapter.revision, session=session, trace=trace, payload={"message": "upgrade request received; not answering (handshake_hang)"})
             try:
                 await asyncio.wait_for(self._stopping.wait(), scenario.hang_s * self.time_scale)
             except TimeoutError:
@@ -136,14 +141,14 @@ class Sandbox:
         if claims is None and scenario.behaviour != "auth_close":
             refused = "no token" if not token else "token rejected"
             if self.frames.closes.auth_at_upgrade:
-                self.log.entry("WARNING", chapter.revision, session=session, payload={"message": f"WebSocket upgrade refused: 403 ({refused})", "event": "auth_rejected"})
+                self.log.entry("WARNING", chapter.revision, session=session, trace=trace, payload={"message": f"WebSocket upgrade refused: 403 ({refused})", "event": "auth_rejected"})
                 return connection.respond(HTTPStatus.FORBIDDEN, f"Forbidden: {refused}\n")
         self.connections += 1
         connection.pathwatch = _Conn(  # type: ignore[attr-defined]
             connection_id=uuid.uuid4().hex[:12], revision=chapter.revision, scenario=scenario,
             user_id=str((claims or {}).get("sub", "anonymous")), session=session, seq=self.connections,
             rng=random.Random(f"{self.seed}:{self.connections}"),
-            headers={k: request.headers.get(k, "") for k in _LOGGED_HEADERS}, refused=refused,
+            headers={k: request.headers.get(k, "") for k in _LOGGED_HEADERS}, refused=refused, trace=trace,
         )
         return None
 
@@ -188,7 +193,7 @@ class Sandbox:
         tasks: list[asyncio.Task[None]] = []
         try:
             if c.scenario.behaviour == "auth_close" or c.refused:
-                self.log.entry("WARNING", c.revision, session=c.session, payload={
+                self.log.entry("WARNING", c.revision, session=c.session, trace=c.trace, payload={
                     "message": f"WebSocket authentication failed ({c.refused or 'token rejected by auth service'}); closing 1008",
                     "event": "auth_rejected", "connection_id": c.connection_id})
                 if (frame := self.frames.auth_error()) is not None:
@@ -240,7 +245,7 @@ class Sandbox:
             self._info(c, "WebSocket connection closed", event="close", close_code=ws.close_code, close_reason=ws.close_reason)
 
     async def _reject(self, ws: ServerConnection, c: _Conn, why: str) -> None:
-        self.log.entry("WARNING", c.revision, session=c.session, payload={"message": f"closing 1003: {why}", "event": "bad_input", "connection_id": c.connection_id})
+        self.log.entry("WARNING", c.revision, session=c.session, trace=c.trace, payload={"message": f"closing 1003: {why}", "event": "bad_input", "connection_id": c.connection_id})
         await ws.close(CLOSE_UNSUPPORTED_DATA, why)
 
     async def _heartbeats(self, ws: ServerConnection, c: _Conn, every_s: float) -> None:
@@ -281,7 +286,7 @@ class Sandbox:
         for i, event in enumerate(order):
             if b == "crash" and i == 1:
                 await asyncio.sleep(max(0.0, s.crash_after_s - delays["agent_started"]) * self.time_scale)
-                self.log.entry("ERROR", c.revision, session=c.session, text=ORCHESTRATOR_TRACEBACK)
+                self.log.entry("ERROR", c.revision, session=c.session, trace=c.trace, text=ORCHESTRATOR_TRACEBACK)
                 if (frame := self.frames.crash_error()) is not None:
                     await self._send(ws, c, frame)
                 await ws.close(*self.frames.closes.crash)
@@ -333,7 +338,7 @@ class Sandbox:
             c.truth.append(item)
 
     def _info(self, c: _Conn, message: str, **fields: Any) -> None:
-        self.log.entry("INFO", c.revision, session=c.session, payload={"message": message, "connection_id": c.connection_id, **fields})
+        self.log.entry("INFO", c.revision, session=c.session, trace=c.trace, payload={"message": message, "connection_id": c.connection_id, **fields})
 
     # -- lifecycle ------------------------------------------------------------
     async def start(self, host: str, port: int, ssl: Any = None) -> Server:

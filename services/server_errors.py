@@ -49,11 +49,11 @@ def collect_server_errors(store: _Writable, source: Source, start_ts: float, end
                            revisions=revisions, skips=skips)
     entries = [redact_data(e, secrets) for e in entries]
     errors = [server_logs.parse_entry(e, secrets) for e in entries]
-    runs = store.run_rows(("run_id", "started_ts", "total_ms"), since_ts=lo - 300, until_ts=hi)
+    runs = store.run_rows(("run_id", "started_ts", "total_ms", "trace_id"), since_ts=lo - 300, until_ts=hi)
     ids = [r[0] for r in runs]
     starts = [r[1] for r in runs]
     ends = [r[1] + (r[2] or 0.0) / 1000.0 for r in runs]
-    links = server_logs.link_to_runs(errors, ids, starts, ends)
+    links = server_logs.link_to_runs(errors, ids, starts, ends, trace_ids=[r[3] for r in runs])
     rows = [{"insert_id": err.insert_id, "ts": err.ts, "severity": err.severity, "service": err.service, "revision": err.revision,
              "session": err.session, "signature": err.signature, "run_id": run_id, "source": source.name, "entry": entry}
             for err, run_id, entry in zip(errors, links, entries, strict=True)]

@@ -31,8 +31,10 @@ RUN_COLUMNS_V1: tuple[str, ...] = (
 )
 #: The columns migration 6 added: what the server said about itself and the auth canary's verdict.
 RUN_COLUMNS_V6_ADDED: tuple[str, ...] = ("dialect", "server_run_id", "server_user_id", "auth_canary")
+#: The column migration 7 added: the W3C trace id the run sent in ``traceparent``.
+RUN_COLUMNS_V7_ADDED: tuple[str, ...] = ("trace_id",)
 #: The columns of ``runs`` now (the current schema version).
-RUN_COLUMNS: tuple[str, ...] = (*RUN_COLUMNS_V1, *RUN_COLUMNS_V6_ADDED)
+RUN_COLUMNS: tuple[str, ...] = (*RUN_COLUMNS_V1, *RUN_COLUMNS_V6_ADDED, *RUN_COLUMNS_V7_ADDED)
 STARTED_TS = RUN_COLUMNS.index("started_ts")
 
 #: The columns of ``server_logs`` (migration 5).
@@ -64,7 +66,7 @@ def run_row(run: ProbeRun) -> tuple[Any, ...]:
         run.elapsed_ms.get(MARK_START_AGENT_SENT), run.elapsed_ms.get(MARK_FAILURE),
         *(run.phases_ms.get(p) for p in PHASES),
         json.dumps(run.elapsed_ms, sort_keys=True), json.dumps(run.tags, sort_keys=True),
-        run.thread_id, run.user_id, run.dialect, run.server_run_id, run.server_user_id, run.auth_canary,
+        run.thread_id, run.user_id, run.dialect, run.server_run_id, run.server_user_id, run.auth_canary, run.trace_id,
     )
 
 
@@ -79,6 +81,7 @@ def run_from_row(row: tuple[Any, ...], columns: tuple[str, ...] = RUN_COLUMNS) -
         phases_ms={p: d[c] for p, c in PHASE_COLUMNS.items()}, elapsed_ms=json.loads(d["elapsed_json"]),
         total_ms=d["total_ms"], thread_id=d["thread_id"], user_id=d["user_id"], dialect=d.get("dialect"),
         server_run_id=d.get("server_run_id"), server_user_id=d.get("server_user_id"), auth_canary=d.get("auth_canary"),
+        trace_id=d.get("trace_id"),
     )
 
 

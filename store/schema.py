@@ -163,6 +163,11 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ALTER TABLE runs ADD COLUMN server_user_id TEXT;
     ALTER TABLE runs ADD COLUMN auth_canary TEXT;
     """,
+    # 7: the W3C trace id each run sent in traceparent (joins the backend's spans and log lines to the run)
+    """
+    ALTER TABLE runs ADD COLUMN trace_id TEXT;
+    CREATE INDEX runs_by_trace ON runs(trace_id) WHERE trace_id IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -204,7 +204,7 @@ def test_synthetic_traffic_headers_never_switch_the_backend_auth_bypass_on():
     with running_sandbox("healthy", time_scale=SCALE) as sb:
         run = _run(replace(sb.target(), environment="staging-eu", headers={"X-Extra": "1"}))
         h = _upgrade_headers(sb, run.run_id)
-    assert run.ok and h == {"User-Agent": h["User-Agent"], "X-Pathwatch-Run": run.run_id}
+    assert run.ok and h == {"User-Agent": h["User-Agent"], "X-Pathwatch-Run": run.run_id, "traceparent": f"00-{run.trace_id}-{run.span_id}-01"}
     assert h["User-Agent"].startswith("pathwatch/") and "synthetic" in h["User-Agent"]
     assert not [name for name in h if "test" in name.lower() or "e2e" in name.lower()]
 

@@ -1,0 +1,62 @@
+"""Export probe runs as OpenTelemetry: composes the probe's export settings with the OTLP adapter.
+
+Imported by ``python -m probes run`` only when export is on (``--otlp``, ``[otel] endpoint`` or
+``OTEL_EXPORTER_OTLP_ENDPOINT``), so a plain cron run loads nothing of OpenTelemetry. What leaves the machine is
+redacted first (this process's secrets, the collector's header values, token shapes). A failed export is one line
+on stderr and never changes the run's outcome or exit code.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable, Sequence
+
+from integrations.otel import OtlpExporter
+from probes.otlp import ExportSettings
+from probes.record import ProbeRun
+from probes.redact import clip, known_secrets, printable, redact_data
+
+#: Longest line a failed export prints.
+MAX_PROBLEM = 300
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Telemetry:
+    """Sends each cycle's runs (one trace per run, and their metrics) and flushes before returning."""
+
+    def __init__(self, settings: ExportSettings, *, hostname: str | None = None, report: Callable[[str], None] = _stderr) -> None:
+        self.settings = settings
+        self.hostname = hostname or socket.gethostname() or "unknown-host"
+        self.report = report
+        self.secrets = (*known_secrets(), *settings.secrets)
+        self.exporter = OtlpExporter(settings.endpoint, service_name=settings.service_name, timeout_s=settings.timeout_s,
+                                     headers=settings.headers)
+
+    def location(self, run: ProbeRun) -> str:
+        """Where the run was made: its ``location`` tag when set, else this host's name."""
+        return run.tags.get("location") or self.hostname
+
+    def export(self, runs: Sequence[ProbeRun]) -> str | None:
+        """Export ``runs``; returns the one line reported when something did not arrive (None when all did)."""
+        if not runs:
+            return None
+        try:
+            plain = [redact_data(run.to_dict(), self.secrets) for run in runs]
+            problems = self.exporter.export(plain, [self.location(run) for run in runs])
+        except Exception as exc:  # noqa: BLE001 - telemetry never fails a run; say what broke in one line
+            problems = [f"{type(exc).__name__}: {exc}"]
+        if not problems:
+            return None
+        said = "; ".join(problems).replace(self.settings.endpoint, self.settings.shown_endpoint)
+        line = f"pathwatch: OTLP export to {self.settings.shown_endpoint} failed ({printable(clip(said, MAX_PROBLEM, self.secrets))}); the runs are unaffected"
+        self.report(line)
+        return line
+
+
+def open_telemetry(settings: ExportSettings) -> Telemetry:
+    """The exporter for ``settings`` (nothing is sent until :meth:`Telemetry.export`)."""
+    return Telemetry(settings)
