@@ -288,3 +288,14 @@ def retry_delay(attempts: int, base_s: float, *, cap_s: float = RETRY_CAP_S, jit
     if attempts < 1:
         return 0.0
     return min(cap_s, base_s * 2.0 ** min(attempts - 1, 30)) * (1.0 + max(0.0, min(jitter, 1.0)))
+
+
+def failure_sentence(channel: str, failed: int, dead: int, last_status: int | None, last_answer: str) -> str:
+    """What the dashboard says about a channel's failures: "slack: 3 failed deliveries, last 404" (and how many it gave
+    up on). ``last_answer`` is already redacted and bounded; it is said only when there was no HTTP status."""
+    total = failed + dead
+    text = f"{channel}: {total} failed {'delivery' if total == 1 else 'deliveries'}"
+    text += f" ({dead} given up)" if dead else ""
+    if last_status is not None:
+        return f"{text}, last {last_status}"
+    return f"{text}, last: {last_answer[:120]}" if last_answer else text
