@@ -209,7 +209,7 @@ def incident_url(public_url: str, incident_id: str) -> str:
 
 def _notice(inc: Incident, kind: str, key: str, *, severity: str, impact: str, public_url: str) -> Notice:
     return Notice(key=key, kind=kind, incident_id=inc.id, targets=tuple(sorted(inc.targets)), group=_group(inc),
-                  severity=severity, outcome=inc.failure_mode or "unknown", summary=inc.headline, impact=impact,
+                  severity=severity, outcome=(inc.failure_mode or "unknown").split("/")[0], summary=inc.headline, impact=impact,
                   starts_at=inc.start_ts, ends_at=inc.end_ts if kind == "resolve" else None, url=incident_url(public_url, inc.id))
 
 

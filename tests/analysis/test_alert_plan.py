@@ -13,7 +13,7 @@ S = AlertingSettings(reminder_s=3600.0)
 
 def inc(end: float | None = None, *, targets: tuple[str, ...] = ("eu",), signature: str = "server_error 1011 in agent_thinking",
         superseded: bool = False) -> Incident:
-    return Incident(id="INC-1", start_ts=T0, end_ts=end, targets=targets, revisions=("r1",), failure_mode="server_error",
+    return Incident(id="INC-1", start_ts=T0, end_ts=end, targets=targets, revisions=("r1",), failure_mode="server_error/agent_thinking/1011",
                     signature=signature, failed_runs=3, total_runs=3, evidence_runs=("a",), superseded=superseded)
 
 
