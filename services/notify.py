@@ -186,7 +186,7 @@ def notify_due(store: Store, settings: Settings, *, now: float, environ: Mapping
     me = owner or _owner()
     by_name = {c.name: c for c in chans}
     for _ in range(MAX_SENDS):
-        row = deliveries.claim(store, me, now=clock(), lease_s=lease_s, channels=tuple(by_name))
+        row = deliveries.claim(store, me, now=clock(), lease_s=lease_s, channels=tuple(by_name), due_by=now)
         if row is None:
             break
         ch = by_name[row["channel"]]

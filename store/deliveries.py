@@ -51,8 +51,10 @@ def enqueue(store: Store, rows: list[tuple[str, str, str, str | None, dict[str, 
         return conn.total_changes - before
 
 
-def claim(store: Store, owner: str, *, now: float, lease_s: float, channels: tuple[str, ...]) -> dict[str, Any] | None:
-    """Take the oldest due row of ``channels`` for ``owner`` until ``now + lease_s``, or None when nothing is due.
+def claim(store: Store, owner: str, *, now: float, lease_s: float, channels: tuple[str, ...],
+          due_by: float | None = None) -> dict[str, Any] | None:
+    """Take the oldest row of ``channels`` due by ``due_by`` (default ``now``) for ``owner`` until ``now + lease_s``, or
+    None when nothing is due. A pass passes its start as ``due_by``, so a row that failed during it waits for the next.
 
     One atomic UPDATE: only rows pending or failed, due, and not leased (or whose lease expired) qualify, so two
     processes never hold the same row; the claim counts as an attempt (a process that dies mid-send used one)."""
@@ -64,7 +66,7 @@ def claim(store: Store, owner: str, *, now: float, lease_s: float, channels: tup
             f"UPDATE deliveries SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, last_ts = ? WHERE id = ("
             f"SELECT id FROM deliveries WHERE state IN ('pending', 'failed') AND next_ts <= ? AND channel IN ({marks}) "
             f"AND (lease_until IS NULL OR lease_until <= ?) ORDER BY created_ts, id LIMIT 1) RETURNING id",
-            (owner, now + lease_s, now, now, *channels, now)).fetchone()
+            (owner, now + lease_s, now, now if due_by is None else due_by, *channels, now)).fetchone()
         if got is None:
             return None
         return _row(conn.execute(f"{_SELECT} WHERE id = ?", (got[0],)).fetchone())
