@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHES = ("fidelity", "cron", "scale", "store", "analysis", "flood")
+BENCHES = ("fidelity", "cron", "scale", "store", "analysis", "flood", "alert")
 #: ``python -m bench reliability``: the reliability suite with heavier settings than CI's (not part of ``all``).
 HEAVY = {"PATHWATCH_RELIABILITY_KILLS": "500", "PATHWATCH_RELIABILITY_EXAMPLES": "500"}
 
@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.flood import run
 
             run()
+        elif name == "alert":
+            from bench.alert_bench import run
+
+            run(interval_s=2.0, repeat=1) if args.quick else run()
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 @dataclass
 class Receiver:
     port: int
-    #: Every POST: {"path", "body" (parsed JSON or the text)}.
+    #: Every POST: {"path", "body" (parsed JSON or the text), "at" (time.monotonic() on arrival)}.
     posts: list[dict[str, Any]] = field(default_factory=list)
     #: The status to answer with (202 for PagerDuty, 200 otherwise).
     status: int = 200
@@ -40,6 +41,7 @@ def running_receiver(status: int = 200) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
+            at = time.monotonic()
             if rec.hold.is_set():
                 rec.released.wait(30)
             try:
@@ -47,7 +49,7 @@ def running_receiver(status: int = 200) -> Iterator[Receiver]:
             except ValueError:
                 body = raw
             with rec.lock:
-                rec.posts.append({"path": self.path, "body": body})
+                rec.posts.append({"path": self.path, "body": body, "at": at})
                 status = rec.status
             answer = json.dumps({"status": "success" if status < 300 else "error", "message": "stand-in"}).encode()
             self.send_response(status)
