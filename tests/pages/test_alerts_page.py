@@ -8,18 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from analysis import incidents
+from analysis.frame import from_runs
+from services.incidents import save_incidents
 from store import deliveries
 from store.sqlite import open_store
-from tests.conftest import copy_store
+from tests.fixtures.record import load_fixture
 from tests.pages.harness import app_test, as_read, open_page, shown_text
 
 SECRET_URL = "https://hooks.slack.example/services/T000/B000/XXXXsecretXXXX"
 
 
-def test_alerting_page_shows_channels_failures_and_the_ledger(story_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = copy_store(story_db, tmp_path / "alerts.db")
+def test_alerting_page_shows_channels_failures_and_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "alerts.db"
     now = time.time()
     with open_store(db) as s:
+        runs = load_fixture()  # the recorded crash story (no live recording: keeps the test quick)
+        s.save_runs(runs)
+        save_incidents(s, incidents.detect(from_runs(runs)), now=now)
         deliveries.enqueue(s, [("incident:INC-1:open", "slack", "open", "INC-1", {"key": "incident:INC-1:open"}, "pending"),
                                ("incident:INC-1:open", "am", "open", "INC-1", {"key": "incident:INC-1:open"}, "pending")], now=now)
         for _ in range(3):
