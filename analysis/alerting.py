@@ -8,11 +8,13 @@ plain text when the user chose ``url_env``. The planner that turns incidents int
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from analysis.incidents import Incident
 from probes.errors import ConfigError
 
 #: Channel kinds: an existing engine (Alertmanager), a notification library (Apprise), PagerDuty Events API v2.
@@ -84,6 +86,23 @@ class Notice:
     ends_at: float | None = None
     #: The dashboard page of the incident ("" when ``[dashboard] public_url`` is not set).
     url: str = ""
+
+    def to_doc(self) -> dict[str, Any]:
+        """The notice as JSON types (the outbox keeps it so a retry sends exactly what was planned)."""
+        d = asdict(self)
+        d["targets"] = list(self.targets)
+        return d
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Notice:
+        """The notice a stored document describes; unknown keys are ignored, a wrong one raises ``ValueError``."""
+        try:
+            known = {f.name for f in fields(cls)}
+            d = {k: v for k, v in doc.items() if k in known}
+            d["targets"] = tuple(str(t) for t in d.get("targets") or ())
+            return cls(**d)
+        except TypeError as exc:
+            raise ValueError(f"notice document: {exc}") from None
 
 
 def _name(v: Any, where: str) -> str:
@@ -159,3 +178,124 @@ def parse_alerting(sec: Mapping[str, Any]) -> AlertingSettings:
             raise ConfigError("alerting.exclude_silences: must be true or false")
         kw["exclude_silences"] = sec["exclude_silences"]
     return replace(out, **kw)
+
+
+# ---------------------------------------------------------------- the planner (pure: no store, no clock)
+
+#: An incident that opened and closed unseen (no notice yet) is still announced, open then resolve, when it ended
+#: less than this long ago; older history is not paged about (say, on the first pass after channels are configured).
+LATE_NOTICE_S = 3600.0
+#: Exponential backoff never waits longer than this between two attempts of one delivery.
+RETRY_CAP_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A notice already in the outbox (on any channel) and when it was first enqueued: what the ledger tells the planner."""
+
+    notice: Notice
+    at: float
+
+
+def incident_key(incident_id: str, kind: str, n: int | None = None) -> str:
+    """The outbox key of an incident's state change (``incident:<id>:open``, ``incident:<id>:remind:2``)."""
+    return f"incident:{incident_id}:{kind}" + ("" if n is None else f":{n}")
+
+
+def incident_url(public_url: str, incident_id: str) -> str:
+    """The incident on the dashboard, or "" when the dashboard's public URL is not set."""
+    return f"{public_url.rstrip('/')}/incidents?incident={incident_id}" if public_url else ""
+
+
+def _notice(inc: Incident, kind: str, key: str, *, severity: str, impact: str, public_url: str) -> Notice:
+    return Notice(key=key, kind=kind, incident_id=inc.id, targets=tuple(sorted(inc.targets)), group=_group(inc),
+                  severity=severity, outcome=(inc.failure_mode or "unknown").split("/")[0], summary=inc.headline, impact=impact,
+                  starts_at=inc.start_ts, ends_at=inc.end_ts if kind == "resolve" else None, url=incident_url(public_url, inc.id))
+
+
+def _group(inc: Incident) -> str:
+    """The incident's target group: its one target's name, or its targets joined (the policy's groups refine this)."""
+    return ",".join(sorted(inc.targets)) or "all"
+
+
+def _escalated(inc: Incident, last: Notice) -> bool:
+    """A new signature, or a target the last notice did not name (a target recovering is no escalation)."""
+    return inc.headline != last.summary or bool(set(inc.targets) - set(last.targets))
+
+
+def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: float, settings: AlertingSettings,
+                 public_url: str, impact: Mapping[str, str] = {}, muted: Mapping[str, str] = {},  # noqa: B006 - read only
+                 held: Mapping[str, str] = {}, extra: Sequence[Notice] = ()) -> list[Notice]:  # noqa: B006
+    """What is due now, each notice once: two passes that see the same incidents and ledger plan the same keys, so the
+    outbox (unique per key and channel) keeps one row each whatever number of passes run at once.
+
+    - open: an open incident with no open notice yet; an incident that opened and closed between two passes gets
+      open, then resolve (when it ended less than :data:`LATE_NOTICE_S` ago).
+    - escalate: a new signature or a new target since the last open/escalate notice; keyed by its ordinal, so
+      passes that see the same escalation build the same key.
+    - remind: every ``reminder_s`` while open, counted from when the open was enqueued, keyed by the reminder's
+      ordinal (missed ordinals are not sent: only the latest).
+    - resolve: only for an incident whose open was due.
+    ``muted`` and ``held`` incidents (silenced; quorum not met) get nothing now; once neither applies, what is then
+    due is sent (an open still open when a silence ends). ``extra`` notices (no data) go out once by key.
+    """
+    by_incident: dict[str, list[Sent]] = {}
+    keys: set[str] = set()
+    for s in sorted(sent, key=lambda s: s.at):
+        keys.add(s.notice.key)
+        if s.notice.incident_id is not None:
+            by_incident.setdefault(s.notice.incident_id, []).append(s)
+    out: list[Notice] = []
+    for inc in incidents:
+        if inc.id in muted or inc.id in held:
+            continue
+        mine = by_incident.get(inc.id, [])
+        said = impact.get(inc.id, "")
+        opened = next((s for s in mine if s.notice.kind == "open"), None)
+        closed = not inc.open or inc.superseded
+        if opened is None:
+            if closed and (inc.superseded or inc.end_ts is None or now - inc.end_ts > LATE_NOTICE_S):
+                continue
+            first = _notice(inc, "open", incident_key(inc.id, "open"), severity="page", impact=said, public_url=public_url)
+            out.append(first)
+            if closed:
+                out.append(replace(_notice(inc, "resolve", incident_key(inc.id, "resolve"), severity="page", impact=said,
+                                           public_url=public_url), severity=first.severity))
+            continue
+        if closed:
+            key = incident_key(inc.id, "resolve")
+            if key not in keys:
+                o = opened.notice  # the same labels as the open, so a channel that pairs them (Alertmanager) can
+                out.append(replace(o, key=key, kind="resolve", summary=inc.headline, impact=said or o.impact,
+                                   ends_at=inc.end_ts if inc.end_ts is not None else now))
+            continue
+        changes = [s.notice for s in mine if s.notice.kind in ("open", "escalate")]
+        if _escalated(inc, changes[-1]):
+            n = sum(1 for c in changes if c.kind == "escalate") + 1
+            out.append(_notice(inc, "escalate", incident_key(inc.id, "escalate", n), severity="page", impact=said, public_url=public_url))
+        if settings.reminder_s > 0:
+            n = math.floor((now - opened.at) / settings.reminder_s)
+            key = incident_key(inc.id, "remind", n)
+            if n >= 1 and key not in keys:
+                out.append(_notice(inc, "remind", key, severity="page", impact=said, public_url=public_url))
+    out += [n for n in extra if n.key not in keys]
+    return out
+
+
+def retry_delay(attempts: int, base_s: float, *, cap_s: float = RETRY_CAP_S, jitter: float = 0.0) -> float:
+    """Seconds before the next attempt after ``attempts`` failed ones: ``base * 2**(attempts-1)``, capped, stretched
+    by ``jitter`` (a fraction in [0, 1) the caller draws, so tests choose it) so many failures do not retry in step."""
+    if attempts < 1:
+        return 0.0
+    return min(cap_s, base_s * 2.0 ** min(attempts - 1, 30)) * (1.0 + max(0.0, min(jitter, 1.0)))
+
+
+def failure_sentence(channel: str, failed: int, dead: int, last_status: int | None, last_answer: str) -> str:
+    """What the dashboard says about a channel's failures: "slack: 3 failed deliveries, last 404" (and how many it gave
+    up on). ``last_answer`` is already redacted and bounded; it is said only when there was no HTTP status."""
+    total = failed + dead
+    text = f"{channel}: {total} failed {'delivery' if total == 1 else 'deliveries'}"
+    text += f" ({dead} given up)" if dead else ""
+    if last_status is not None:
+        return f"{text}, last {last_status}"
+    return f"{text}, last: {last_answer[:120]}" if last_answer else text

@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     fw = sub.add_parser("five-whys", help="export an incident's five whys as Markdown")
     fw.add_argument("--incident", required=True)
     add_db(fw)
+    nt = sub.add_parser("notify", help="send what is due on the [[alerting.channels]] (incidents detect does this too)")
+    nt.add_argument("--test", metavar="CHANNEL", help="send a clearly marked test notification on this channel and show its answer")
+    add_db(nt)
+    add_json(nt)
     return p
 
 
@@ -128,6 +132,40 @@ def _logs(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[n
     return 0
 
 
+def _notify_after_detect(store, settings) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """After a detection: send what is due when channels are configured (one line on stderr). A missing channel URL is
+    said on stderr and in the JSON, never losing the detection already saved."""
+    if not settings.alerting.channels:
+        return None
+    from services.notify import notify_due
+
+    try:
+        res = notify_due(store, settings, now=time.time())
+    except ConfigError as exc:
+        print(_say(f"pathwatch: notify: {exc}"), file=sys.stderr)
+        return {"error": _say(str(exc))}
+    print(_say(res.line()), file=sys.stderr)
+    return _inert(res.to_dict())
+
+
+def _notify(store, settings, args: argparse.Namespace, now: float) -> int:  # type: ignore[no-untyped-def]
+    """``notify``: 0 when every delivery of the pass went out (or nothing was due), 1 when one failed or the test did."""
+    from services import notify as notify_service
+
+    if args.test:
+        got = notify_service.send_test(store, settings, args.test, now=now)
+        if args.json:
+            print(json.dumps({"channel": args.test, "ok": got.ok, "status": got.status, "answer": _say(got.text)}))
+        else:
+            print(_say(f"{args.test}: {'delivered' if got.ok else 'FAILED'} ({got.status or 'no HTTP status'}): {got.text}"))
+        return 0 if got.ok else 1
+    if not settings.alerting.channels:
+        raise ConfigError("no [[alerting.channels]] in the settings file (PATHWATCH_SETTINGS): nothing to notify")
+    res = notify_service.notify_due(store, settings, now=now)
+    print(json.dumps(_inert(res.to_dict())) if args.json else _say(res.line()))
+    return 1 if res.failed or res.dead else 0
+
+
 def _command(args: argparse.Namespace) -> int:
     """One command; errors become exit codes in :func:`probes.clikit.run_main`."""
     now = time.time()
@@ -150,10 +188,13 @@ def _command(args: argparse.Namespace) -> int:
             return 1 if has_open_incident(report) else 0
         if args.command == "incidents" and args.action == "detect":
             summary = incident_service.detect_incidents(store, config, now=now, full_chunk_s=chunk_s)
-            print(json.dumps(summary.to_dict()) if args.json else
+            notified = _notify_after_detect(store, settings)
+            print(json.dumps(summary.to_dict() | ({"notify": notified} if notified is not None else {})) if args.json else
                   f"{summary.incidents} incidents ({summary.added} new, {summary.changed} updated, {summary.removed} superseded "
                   f"and removed, {summary.open} open)")
             return 0
+        if args.command == "notify":
+            return _notify(store, settings, args, now)
         if args.command == "incidents" and args.action == "list":
             return _print_list([i.to_doc() for i in incident_service.list_incidents(store)], args.json,
                                lambda i: f"{i['id']}  {i['status']:<8} {iso(i['start_ts'])}  {i['signature']}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHES = ("fidelity", "cron", "scale", "store", "analysis", "flood", "otel")
+BENCHES = ("fidelity", "cron", "scale", "store", "analysis", "flood", "otel", "alert")
 #: ``python -m bench reliability``: the reliability suite with heavier settings than CI's (not part of ``all``).
 HEAVY = {"PATHWATCH_RELIABILITY_KILLS": "500", "PATHWATCH_RELIABILITY_EXAMPLES": "500"}
 
@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.otel_bench import run
 
             run(repeat=3 if args.quick else 11)
+        elif name == "alert":
+            from bench.alert_bench import run
+
+            run(interval_s=2.0, repeat=1) if args.quick else run()
     return 0
 
 

@@ -299,3 +299,10 @@ def server_signatures(start_ts: float, end_ts: float) -> dict[str, str]:
         collect_server_logs(source, start_ts, end_ts)
         fetched.add(window)
     return signatures_by_run(server_logs_in(start_ts - 60.0, end_ts + 60.0))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def alerting_warning() -> str | None:
+    """Failed alert deliveries in one sentence, or None (``services.dashboard.alerting_warning``)."""
+    with reading() as s:
+        return dashboard.alerting_warning(s)

@@ -23,6 +23,8 @@ if f is not None:
     (st.success if all(s.up for s in statuses) else st.error)(overview.headline(statuses))
     for notice in overview.auth_notices(last):
         st.error(notice, icon="🔓")
+    if (alerting := data.alerting_warning()) is not None:
+        st.warning(fmt.md(alerting))
     for inc in open_incidents:
         st.warning(f"Open incident {fmt.md(inc['id'])} since {fmt.fmt_ts(inc.get('start_ts'))}: {fmt.md(inc.get('signature') or inc.get('title') or '')}")
     if not open_incidents and (resolved := overview.last_resolved(incidents, f.now)) is not None:

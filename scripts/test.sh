@@ -14,6 +14,17 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "test: chromium is missing and cannot be installed here; the browser test will be skipped (fails under CI=true)" >&2
   fi
 fi
+# The alerting tests run the real Alertmanager (Debian package `prometheus-alertmanager`); install it where missing.
+if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing prometheus-alertmanager for the alerting tests" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager) >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager) >/dev/null
+  else
+    echo "test: prometheus-alertmanager is missing and cannot be installed here; its tests will be skipped (fail under CI=true)" >&2
+  fi
+fi
 .venv/bin/python -m ruff check .
 # The layer rules of ../shared/ARCHITECTURE.md, as import-linter contracts in pyproject.toml.
 .venv/bin/lint-imports --no-cache

@@ -103,3 +103,13 @@ def server_logs_for_run(s: Store, run_id: str) -> list[dict[str, Any]]:
 
 def server_logs_in_window(s: Store, start_ts: float, end_ts: float) -> list[dict[str, Any]]:
     return _stored_logs.in_window(s, start_ts, end_ts)
+
+
+# -- alerting ----------------------------------------------------------------------------------------------------
+def alerting_warning(s: Store) -> str | None:
+    """The overview's one line about alerting: channels whose deliveries fail ("slack: 3 failed deliveries, last 404"),
+    or None when every delivery went out."""
+    from services.notify import failure_sentences
+
+    said = failure_sentences(s)
+    return "Alerting: " + "; ".join(said) + " (see the Alerting page)" if said else None

@@ -168,6 +168,31 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ALTER TABLE runs ADD COLUMN trace_id TEXT;
     CREATE INDEX runs_by_trace ON runs(trace_id) WHERE trace_id IS NOT NULL;
     """,
+    # 8: the alerting outbox, one row per (notice key, channel): what was sent where, when, the answer, retries
+    """
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        notice_key TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        incident_id TEXT,
+        notice_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_ts REAL NOT NULL,
+        next_ts REAL NOT NULL,
+        lease_owner TEXT,
+        lease_until REAL,
+        last_ts REAL,
+        sent_ts REAL,
+        status INTEGER,
+        response TEXT NOT NULL DEFAULT '',
+        UNIQUE (notice_key, channel)
+    );
+    CREATE INDEX deliveries_due ON deliveries(state, next_ts);
+    CREATE INDEX deliveries_by_incident ON deliveries(incident_id);
+    CREATE INDEX deliveries_by_time ON deliveries(created_ts);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -293,6 +293,11 @@ class Store:
         """Server log entries linked to one run, in time order."""
         return [server_log_from_row(r) for r in self._read(f"{_SERVER_LOGS} WHERE run_id = ? ORDER BY ts", (run_id,))]
 
+    def read_rows(self, table: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read for the store's own table modules (``store.deliveries``) that keep their SQL beside their writes;
+        ``table`` names the table read (kept for readers of the call site). Same reopen and error translation as every read."""
+        return self._read(sql, args)
+
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Every read goes through here: it follows a writer that appeared after a read-only open, and translates errors.
 

@@ -1,0 +1,168 @@
+"""The real Alertmanager (Debian's ``prometheus-alertmanager``) on 127.0.0.1, routing to a local webhook receiver.
+
+The crash story against the sandbox: the orchestrator crashes every ``start_agent`` (1011), then the fix. Four
+``python -m analysis incidents detect`` processes run at once after the third failed run and again after the
+recovery; Alertmanager's webhook gets exactly one firing and one resolved notification for the incident, and a direct
+Apprise ``json://`` channel gets the open and the resolve once each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probes.config import Timeouts
+from probes.runner import probe_target
+from sandbox.scenarios import get_scenario
+from sandbox.stories import Chapter, Story
+from store import deliveries
+from store.sqlite import open_store
+from tests.conftest import RunningSandbox, poll, running_sandbox
+from tests.fakes.alert_receiver import Receiver, running_receiver
+
+BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+if BINARY is None and os.environ.get("CI") != "true":
+    pytest.skip("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager); required under CI", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_alertmanager(tmp_path: Path, hook_url: str) -> Iterator[str]:
+    """The real binary with fast grouping (200 ms wait, 500 ms interval, no repeat within the test), no gossip."""
+    assert BINARY is not None, "prometheus-alertmanager is required under CI=true"
+    cfg = tmp_path / "alertmanager.yml"
+    cfg.write_text(f"""
+route:
+  receiver: hook
+  group_by: ['alertname', 'incident']
+  group_wait: 200ms
+  group_interval: 500ms
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {hook_url}
+        send_resolved: true
+""", encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen([BINARY, f"--config.file={cfg}", f"--storage.path={tmp_path / 'am-data'}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "am.log", "w"))  # noqa: SIM115 - closed with the process
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            assert proc.poll() is None, (tmp_path / "am.log").read_text()
+            return False
+
+    try:
+        poll(ready, 20, 0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def crash_story(crash_s: float) -> Story:
+    return Story("crash-then-fix", (Chapter("netra-backend-staging-00291-abc", get_scenario("orchestrator_crash"), crash_s),
+                                    Chapter("netra-backend-staging-00293-x2m", get_scenario("healthy"), 0.0)))
+
+
+def probe_until(sb: RunningSandbox, db: Path, want_ok: bool, n: int) -> None:
+    """Probe the sandbox (one target) into the store until ``n`` runs in a row were ok (or failed)."""
+    target = replace(sb.target(), timeouts=Timeouts(total=2.0, phases={"agent_started": 0.5}))
+    streak, deadline = 0, time.monotonic() + 20
+    with open_store(db) as s:
+        while streak < n:
+            assert time.monotonic() < deadline, "the story did not reach the expected state"
+            runs = asyncio.run(probe_target(target))
+            s.save_runs(runs)
+            streak = streak + 1 if all((r.outcome == "ok") == want_ok for r in runs) else 0
+
+
+def detect_concurrently(db: Path, env: dict[str, str], n: int = 4) -> list[dict[str, Any]]:
+    procs = [subprocess.Popen([sys.executable, "-m", "analysis", "incidents", "detect", "--db", str(db), "--json"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert "notify:" in err
+        outs.append(json.loads(out))
+    return outs
+
+
+def notifications(hook: Receiver, status: str) -> list[dict[str, Any]]:
+    return [b for b in hook.bodies("/hook") if isinstance(b, dict) and b.get("status") == status]
+
+
+def test_four_concurrent_detects_give_one_firing_and_one_resolved_in_alertmanager_and_once_each_on_a_webhook(tmp_path: Path) -> None:
+    db = tmp_path / "pathwatch.db"
+    with running_receiver() as hook, running_receiver() as webhook, running_alertmanager(tmp_path, f"{hook.url}/hook") as am_url, \
+            running_sandbox(story=crash_story(4.0), story_scale=1.0, time_scale=0.02) as sb:
+        settings = tmp_path / "settings.toml"
+        settings.write_text(f"""
+[dashboard]
+public_url = "https://pathwatch.example"
+[[alerting.channels]]
+name = "am"
+kind = "alertmanager"
+url = "{am_url}"
+[[alerting.channels]]
+name = "hook"
+kind = "apprise"
+url_env = "PW_TEST_HOOK_URL"
+""", encoding="utf-8")
+        env = os.environ | {"PATHWATCH_SETTINGS": str(settings), "PW_TEST_HOOK_URL": f"json://127.0.0.1:{webhook.port}/pathwatch"}
+
+        probe_until(sb, db, want_ok=False, n=3)
+        outs = detect_concurrently(db, env)
+        assert all(o["open"] == 1 for o in outs)
+        assert sum(o["notify"]["sent"] for o in outs) == 2  # the open, once on each channel, whichever process won the claim
+        firing = poll(lambda: notifications(hook, "firing"), 15)
+        alert = firing[0]["alerts"][0]
+        assert alert["labels"]["alertname"] == "PathwatchGoldenPathDown" and alert["labels"]["target"] == "sandbox"
+        assert alert["labels"]["outcome"] == "server_error" and alert["labels"]["incident"].startswith("INC-")
+        assert alert["generatorURL"] == f"https://pathwatch.example/incidents?incident={alert['labels']['incident']}"
+        assert "1011" in alert["annotations"]["summary"] and "down" in alert["annotations"]["impact"]
+
+        probe_until(sb, db, want_ok=True, n=3)
+        outs = detect_concurrently(db, env)
+        assert all(o["open"] == 0 for o in outs) and sum(o["notify"]["sent"] for o in outs) == 2
+        poll(lambda: notifications(hook, "resolved"), 15)
+        poll(lambda: len(webhook.bodies()) >= 2, 10)
+        # Longer than Alertmanager's group interval: nothing more arrives (no re-notification from the re-POSTs).
+        time.sleep(1.2)
+        assert len(notifications(hook, "firing")) == 1 and len(notifications(hook, "resolved")) == 1
+        titles = [b["title"] for b in webhook.bodies()]
+        assert len(titles) == 2 and titles[0].startswith("[Pathwatch] OPEN: ") and titles[1].startswith("[Pathwatch] RESOLVED: ")
+        assert "key: incident:INC-" in webhook.bodies()[0]["message"]
+    with open_store(db) as s:
+        rows = deliveries.latest(s)
+    assert sorted((r["channel"], r["kind"], r["state"], r["attempts"]) for r in rows) == [
+        ("am", "open", "sent", 1), ("am", "resolve", "sent", 1), ("hook", "open", "sent", 1), ("hook", "resolve", "sent", 1)]
+    assert am_url not in json.dumps(rows) and "json://" not in json.dumps(rows)
