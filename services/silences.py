@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
+from analysis.alerting import Notice
 from analysis.incidents import Incident
-from analysis.silences import MAX_AHEAD_S, MAX_AUTHOR, MAX_REASON, Silence, muting, silenced_spans
+from analysis.quorum import held
+from analysis.silences import MAX_AHEAD_S, MAX_AUTHOR, MAX_REASON, Silence, covering, muting, silenced_spans
 from probes.errors import ConfigError
 from probes.redact import clip, known_secrets
 from probes.timeutil import human_utc, parse_iso
 from store import silences as stored
 from store.rollup import latest_runs
 from store.sqlite import Store
+
+if TYPE_CHECKING:
+    from analysis.settings import Settings
 
 #: A target whose newest run is older than this is no longer a member of its group (a location taken away).
 MEMBER_RECENT_S = 7 * 86400.0
@@ -135,6 +141,12 @@ def muted_incidents(store: Store, incidents: Sequence[Incident], *, now: float) 
     return muting(incidents, active, groups, now=now)
 
 
+def held_incidents(store: Store, incidents: Sequence[Incident], quorum: int | None, *, now: float) -> dict[str, str]:
+    """Incident id -> why it does not page (``analysis.quorum.held``: too few of its group's locations failing)."""
+    groups, members = target_groups(store, now=now)
+    return held(incidents, members, groups, quorum, locations=target_locations(store))
+
+
 def spans_to_exclude(store: Store, targets: Iterable[str], *, since_ts: float | None, now: float,
                      enabled: bool) -> dict[str, list[tuple[float, float]]]:
     """Per target, the silenced spans of ``[since_ts, now)`` (empty when the exclusion setting is off)."""
@@ -145,3 +157,20 @@ def spans_to_exclude(store: Store, targets: Iterable[str], *, since_ts: float | 
         return {}
     groups, _ = target_groups(store, now=now)
     return silenced_spans(silences, list(targets) or list(groups), groups, start=since_ts, end=now)
+
+
+def policy_inputs(store: Store, settings: Settings, incidents: Sequence[Incident], *,
+                  now: float) -> tuple[dict[str, str], dict[str, str], list[Notice]]:
+    """What the notifier's planner needs from the policy: (muted, held, extra): incidents silenced now and why, incidents
+    held for want of a quorum and why, and the no-data notices due (none for a target under a silence: a probe stopped for
+    maintenance is not news). ``services.notify.policy_inputs`` returns this."""
+    from services.no_data import notices
+
+    muted = muted_incidents(store, incidents, now=now)
+    held_ = held_incidents(store, [i for i in incidents if i.id not in muted], settings.alerting.quorum, now=now)
+    extra = notices(store, settings.alerting, settings.dashboard.public_url, now=now)
+    active = active_silences(store, now=now) if extra else []
+    if active:
+        groups, _ = target_groups(store, now=now)
+        extra = [n for n in extra if not all(covering(active, t, groups, at=now) for t in n.targets)]
+    return muted, held_, extra

@@ -115,3 +115,44 @@ def test_python_m_analysis_silences_in_a_subprocess(db_path: Path) -> None:
     listed = subprocess.run([sys.executable, "-m", "analysis", "silences", "list", "--json"], capture_output=True, text=True, timeout=60,
                             cwd=ROOT, env=env)
     assert listed.returncode == 0 and json.loads(listed.stdout)["silences"][0]["target"] == "sandbox"
+
+
+def test_muted_and_held_incidents_from_the_store(db_path: Path) -> None:
+    from dataclasses import replace
+
+    from analysis.incidents import Incident
+
+    runs = [replace(make_run(i, target=f"gp-{loc}", started_at=iso(NOW - 60)), tags={"group": "gp", "location": f"{loc}-1"})
+            for i, loc in enumerate(("eu", "us", "asia"))]
+    alone = Incident("INC-eu", NOW - 600, None, ("gp-eu",), (), "server_error", "sig", 3, 3, ())
+    both = Incident("INC-2", NOW - 600, None, ("gp-eu", "gp-us"), (), "server_error", "sig", 3, 3, ())
+    with open_store(db_path) as s:
+        s.save_runs(runs)
+        assert svc.held_incidents(s, [alone, both], None, now=NOW) == {
+            "INC-eu": "only eu-1 of gp's 3 locations is failing (quorum 2): that location's problem; not paged"}
+        assert svc.muted_incidents(s, [alone, both], now=NOW) == {}
+        svc.add_silence(s, target=None, group="gp", until_ts=NOW + 600, reason="region move", author="a", now=NOW - 1)
+        muted = svc.muted_incidents(s, [alone, both], now=NOW)
+        assert set(muted) == {"INC-eu", "INC-2"} and all(m.startswith("silenced by S1 until ") and m.endswith("(region move)")
+                                                         for m in muted.values())
+        assert svc.muted_incidents(s, [alone], now=NOW + 601) == {}
+
+
+def test_policy_inputs_give_the_planner_muted_held_and_no_data(db_path: Path) -> None:
+    from dataclasses import replace
+
+    from analysis.incidents import Incident
+    from analysis.settings import Settings
+
+    runs = [replace(make_run(i, target=t, started_at=iso(NOW - 60 - 30 * (i % 5) - (3600 if t == "gone" else 0))), tags={"group": g})
+            for i, (t, g) in enumerate([(t, g) for t, g in (("gp-eu", "gp"), ("gp-us", "gp"), ("gone", "gone")) for _ in range(5)])]
+    incs = [Incident("INC-eu", NOW - 600, None, ("gp-eu",), (), "server_error", "sig", 3, 3, ()),
+            Incident("INC-gone", NOW - 600, None, ("gone",), (), "server_error", "sig", 3, 3, ())]
+    with open_store(db_path) as s:
+        s.save_runs(runs)
+        svc.add_silence(s, target="gone", group=None, until_ts=NOW + 60, reason="decommission", author="a", now=NOW - 1)
+        muted, held, extra = svc.policy_inputs(s, Settings(), incs, now=NOW)
+        assert list(muted) == ["INC-gone"] and list(held) == ["INC-eu"], "a muted incident is not also held"
+        assert extra == [], "a silenced target's stopped probe is not news"
+        muted, _, extra = svc.policy_inputs(s, Settings(), incs, now=NOW + 61)
+    assert muted == {} and [n.key.rsplit(":", 1)[0] for n in extra] == ["no_data:gone"], "after the silence it is"
