@@ -150,9 +150,9 @@ def test_policy_inputs_give_the_planner_muted_held_and_no_data(db_path: Path) ->
             Incident("INC-gone", NOW - 600, None, ("gone",), (), "server_error", "sig", 3, 3, ())]
     with open_store(db_path) as s:
         s.save_runs(runs)
-        svc.add_silence(s, target="gone", group=None, until_ts=NOW + 60, reason="decommission", author="a", now=NOW - 1)
+        svc.add_silence(s, target="gone", group=None, until_ts=NOW + 20, reason="decommission", author="a", now=NOW - 1)
         muted, held, extra = svc.policy_inputs(s, Settings(), incs, now=NOW)
         assert list(muted) == ["INC-gone"] and list(held) == ["INC-eu"], "a muted incident is not also held"
         assert extra == [], "a silenced target's stopped probe is not news"
-        muted, _, extra = svc.policy_inputs(s, Settings(), incs, now=NOW + 61)
+        muted, _, extra = svc.policy_inputs(s, Settings(), incs, now=NOW + 21)
     assert muted == {} and [n.key.rsplit(":", 1)[0] for n in extra] == ["no_data:gone"], "after the silence it is"
