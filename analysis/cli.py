@@ -210,7 +210,7 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "report":
             from services.report import has_open_incident, summary_report
 
-            report = summary_report(store, config, now=now, since_s=since_s)
+            report = summary_report(store, config, now=now, since_s=since_s, settings=settings)
             print(json.dumps(report, default=str) if args.json else _say(to_text(_inert(report))), end="\n" if args.json else "")
             return 1 if has_open_incident(report) else 0
         if args.command == "incidents" and args.action == "detect":
