@@ -58,7 +58,7 @@ def stale_targets(last_seen: Mapping[str, float], intervals: Mapping[str, float]
 
 def sentence(nd: NoData, now: float) -> str:
     """The overview's line: ``No data from eu since 2026-11-25 10:00 UTC (a run was due every 60 s; 12 missed)``."""
-    every = f"{nd.interval_s:.0f} s" if nd.interval_s < 120 else f"{nd.interval_s / 60:.0f} min"
+    every = f"{nd.interval_s:.3g} s" if nd.interval_s < 120 else f"{nd.interval_s / 60:.3g} min"
     return (f"No data from {nd.target} since {human_utc(nd.since_ts)} (a run was due every {every}; {nd.missed(now)} missed): "
             "the probe itself has stopped, so nobody knows whether the golden path works there.")
 
@@ -73,7 +73,7 @@ def no_data_notices(stale: Sequence[NoData], groups: Mapping[str, str], public_u
             key=f"no_data:{nd.target}:{since}", kind="no_data", incident_id=None, targets=(nd.target,),
             group=groups.get(nd.target, nd.target), severity="page", outcome="no_data",
             summary=f"No runs from {nd.target} since {human_utc(nd.since_ts)}: the probe itself has stopped",
-            impact=f"Nobody can see whether the golden path works on {nd.target}: a run was due every {nd.interval_s:.0f} s.",
+            impact=f"Nobody can see whether the golden path works on {nd.target}: a run was due every {nd.interval_s:.3g} s.",
             starts_at=nd.since_ts,
             url=f"{public_url.rstrip('/')}/overview?target={quote(nd.target, safe='')}" if public_url else "",
         ))
