@@ -207,15 +207,16 @@ def incident_url(public_url: str, incident_id: str) -> str:
     return f"{public_url.rstrip('/')}/incidents?incident={incident_id}" if public_url else ""
 
 
-def _notice(inc: Incident, kind: str, key: str, *, severity: str, impact: str, public_url: str) -> Notice:
-    return Notice(key=key, kind=kind, incident_id=inc.id, targets=tuple(sorted(inc.targets)), group=_group(inc),
+def _notice(inc: Incident, kind: str, key: str, *, severity: str, impact: str, public_url: str,
+            groups: Mapping[str, str] = {}) -> Notice:  # noqa: B006 - read only
+    return Notice(key=key, kind=kind, incident_id=inc.id, targets=tuple(sorted(inc.targets)), group=_group(inc, groups),
                   severity=severity, outcome=(inc.failure_mode or "unknown").split("/")[0], summary=inc.headline, impact=impact,
                   starts_at=inc.start_ts, ends_at=inc.end_ts if kind == "resolve" else None, url=incident_url(public_url, inc.id))
 
 
-def _group(inc: Incident) -> str:
-    """The incident's target group: its one target's name, or its targets joined (the policy's groups refine this)."""
-    return ",".join(sorted(inc.targets)) or "all"
+def _group(inc: Incident, groups: Mapping[str, str] = {}) -> str:  # noqa: B006 - read only
+    """The incident's target group(s), joined: a target's ``group`` tag, else its own name ("all" when it names none)."""
+    return ",".join(sorted({groups.get(t, t) for t in inc.targets})) or "all"
 
 
 def _escalated(inc: Incident, last: Notice) -> bool:
@@ -225,7 +226,8 @@ def _escalated(inc: Incident, last: Notice) -> bool:
 
 def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: float, settings: AlertingSettings,
                  public_url: str, impact: Mapping[str, str] = {}, muted: Mapping[str, str] = {},  # noqa: B006 - read only
-                 held: Mapping[str, str] = {}, extra: Sequence[Notice] = ()) -> list[Notice]:  # noqa: B006
+                 held: Mapping[str, str] = {}, extra: Sequence[Notice] = (),  # noqa: B006
+                 groups: Mapping[str, str] = {}) -> list[Notice]:  # noqa: B006
     """What is due now, each notice once: two passes that see the same incidents and ledger plan the same keys, so the
     outbox (unique per key and channel) keeps one row each whatever number of passes run at once.
 
@@ -236,8 +238,9 @@ def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: fl
     - remind: every ``reminder_s`` while open, counted from when the open was enqueued, keyed by the reminder's
       ordinal (missed ordinals are not sent: only the latest).
     - resolve: only for an incident whose open was due.
-    ``muted`` and ``held`` incidents (silenced; quorum not met) get nothing now; once neither applies, what is then
-    due is sent (an open still open when a silence ends). ``extra`` notices (no data) go out once by key.
+    ``muted`` and ``held`` incidents (silenced; quorum not met) get nothing now, except the resolve of an open already
+    sent; once neither applies, what is then due is sent (an open still open when a silence ends). ``extra`` notices
+    (no data) go out once by key. ``groups`` (target -> target group) names each notice's group.
     """
     by_incident: dict[str, list[Sent]] = {}
     keys: set[str] = set()
@@ -247,20 +250,20 @@ def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: fl
             by_incident.setdefault(s.notice.incident_id, []).append(s)
     out: list[Notice] = []
     for inc in incidents:
-        if inc.id in muted or inc.id in held:
-            continue
         mine = by_incident.get(inc.id, [])
         said = impact.get(inc.id, "")
         opened = next((s for s in mine if s.notice.kind == "open"), None)
         closed = not inc.open or inc.superseded
+        if (inc.id in muted or inc.id in held) and not (opened is not None and closed):
+            continue  # quiet; but what was opened is always resolved, silence or not (a page left open is worse)
         if opened is None:
             if closed and (inc.superseded or inc.end_ts is None or now - inc.end_ts > LATE_NOTICE_S):
                 continue
-            first = _notice(inc, "open", incident_key(inc.id, "open"), severity="page", impact=said, public_url=public_url)
+            first = _notice(inc, "open", incident_key(inc.id, "open"), severity="page", impact=said, public_url=public_url, groups=groups)
             out.append(first)
             if closed:
                 out.append(replace(_notice(inc, "resolve", incident_key(inc.id, "resolve"), severity="page", impact=said,
-                                           public_url=public_url), severity=first.severity))
+                                           public_url=public_url, groups=groups), severity=first.severity))
             continue
         if closed:
             key = incident_key(inc.id, "resolve")
@@ -272,12 +275,12 @@ def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: fl
         changes = [s.notice for s in mine if s.notice.kind in ("open", "escalate")]
         if _escalated(inc, changes[-1]):
             n = sum(1 for c in changes if c.kind == "escalate") + 1
-            out.append(_notice(inc, "escalate", incident_key(inc.id, "escalate", n), severity="page", impact=said, public_url=public_url))
+            out.append(_notice(inc, "escalate", incident_key(inc.id, "escalate", n), severity="page", impact=said, public_url=public_url, groups=groups))
         if settings.reminder_s > 0:
             n = math.floor((now - opened.at) / settings.reminder_s)
             key = incident_key(inc.id, "remind", n)
             if n >= 1 and key not in keys:
-                out.append(_notice(inc, "remind", key, severity="page", impact=said, public_url=public_url))
+                out.append(_notice(inc, "remind", key, severity="page", impact=said, public_url=public_url, groups=groups))
     out += [n for n in extra if n.key not in keys]
     return out
 

@@ -75,7 +75,35 @@ def _parser() -> argparse.ArgumentParser:
     nt.add_argument("--test", metavar="CHANNEL", help="send a clearly marked test notification on this channel and show its answer")
     add_db(nt)
     add_json(nt)
+
+
+    _silences_parser(sub)
     return p
+
+
+def _silences_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``silences add|list|expire``: maintenance windows (probes keep probing; nothing is sent while one covers an incident)."""
+    sil = sub.add_parser("silences", help="silences and maintenance windows: add, list, expire")
+    ssub = subcommands(sil, "action")
+    sa = ssub.add_parser("add", help="silence a target or a target group until a time (recorded with who and when)")
+    which = sa.add_mutually_exclusive_group()
+    which.add_argument("--target", help="the target's name")
+    which.add_argument("--group", help="a target group (the probe config's tags.group)")
+    sa.add_argument("--until", required=True, metavar="ISO8601", help="when it ends, e.g. 2026-11-25T18:00:00Z (at most 90 days ahead)")
+    sa.add_argument("--reason", required=True, help="why, in a few words (shown with every silenced incident)")
+    sa.add_argument("--author", help="who (default: $USER, else cli)")
+    sa.add_argument("--starts", metavar="ISO8601", help="when it starts (default: now)")
+    add_db(sa)
+    add_json(sa)
+    sl = ssub.add_parser("list", help="list active and scheduled silences (--all: also the ended and expired ones)")
+    sl.add_argument("--all", action="store_true", help="also silences that ended or were expired")
+    add_db(sl)
+    add_json(sl)
+    se = ssub.add_parser("expire", help="end a silence now (recorded with who and when; nothing is deleted)")
+    se.add_argument("id", metavar="ID", help="the silence's id, e.g. S12")
+    se.add_argument("--author", help="who (default: $USER, else cli)")
+    add_db(se)
+    add_json(se)
 
 
 def _say(text: str) -> str:
@@ -166,6 +194,45 @@ def _notify(store, settings, args: argparse.Namespace, now: float) -> int:  # ty
     return 1 if res.failed or res.dead else 0
 
 
+def _silences(store, args: argparse.Namespace, now: float) -> int:  # type: ignore[no-untyped-def]
+    """``silences add|list|expire``: one JSON object with ``--json``, else one inert line per silence."""
+    from analysis.silences import Silence
+    from services import silences as silence_service
+
+    def line(s: Silence) -> str:
+        scope = f"target={s.target}" if s.target is not None else f"group={s.group}"
+        gone = f" expired by {s.expired_by} at {iso(s.expired_ts)}" if s.expired_ts is not None else ""
+        return f"{s.id}  {s.state(now):<9} {scope}  {iso(s.starts_ts)} -> {iso(s.end_ts)}  by {s.author}{gone}: {s.reason}"
+
+    if args.action == "add":
+        until = parse_iso_arg(args.until, "--until")
+        starts = parse_iso_arg(args.starts, "--starts") if args.starts else None
+        s = silence_service.add_silence(store, target=args.target, group=args.group, until_ts=until, reason=args.reason,
+                                        author=args.author, starts_ts=starts, now=now)
+        print(json.dumps({"silence": _inert(s.to_dict(now))}) if args.json else _say(line(s)))
+        return 0
+    if args.action == "expire":
+        s, ended = silence_service.expire_silence(store, args.id, author=args.author, now=now)
+        if args.json:
+            print(json.dumps({"silence": _inert(s.to_dict(now)), "expired_now": ended}))
+        else:
+            print(_say(line(s)))
+            if not ended:
+                print(_say(f"{s.id} was already over ({s.state(now)}); nothing changed"), file=sys.stderr)
+        return 0
+    shown = silence_service.all_silences(store)
+    if not args.all:
+        shown = [s for s in shown if s.state(now) in ("active", "scheduled")]
+    if args.json:
+        print(json.dumps({"silences": [_inert(s.to_dict(now)) for s in shown]}))
+    else:
+        for s in shown:
+            print(_say(line(s)))
+        if not shown:
+            print("no active or scheduled silences" + ("" if args.all else " (--all lists the past ones)"), file=sys.stderr)
+    return 0
+
+
 def _command(args: argparse.Namespace) -> int:
     """One command; errors become exit codes in :func:`probes.clikit.run_main`."""
     now = time.time()
@@ -183,7 +250,7 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "report":
             from services.report import has_open_incident, summary_report
 
-            report = summary_report(store, config, now=now, since_s=since_s)
+            report = summary_report(store, config, now=now, since_s=since_s, settings=settings)
             print(json.dumps(report, default=str) if args.json else _say(to_text(_inert(report))), end="\n" if args.json else "")
             return 1 if has_open_incident(report) else 0
         if args.command == "incidents" and args.action == "detect":
@@ -218,6 +285,8 @@ def _command(args: argparse.Namespace) -> int:
             return _print_list(deploy_entries(store), args.json, lambda d: f"{iso(d['at_ts'])}  {d['revision']}  {d['note']}")
         if args.command == "logs":
             return _logs(store, args, now)
+        if args.command == "silences":
+            return _silences(store, args, now)
         if args.command == "publish":
             from services.publish import publish_incident
 

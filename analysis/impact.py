@@ -1,9 +1,10 @@
 """Business impact in plain numbers, each with the formula that produced it.
 
 Downtime is measured, not assumed: each run stands for the time until its
-target's next run (capped at ``max_gap_s``: a longer silence is missing data,
-not downtime), a failed run's time counts as down, and the targets' downtimes
-are averaged, so three regions seeing one outage count it once.
+target's next run (a gap longer than ``max_gap_s`` is missing data, neither up
+nor down: the run before it stands only for its target's usual interval), a
+failed run's time counts as down, and the targets' downtimes are averaged, so
+three regions seeing one outage count it once.
 """
 
 from __future__ import annotations
@@ -56,14 +57,15 @@ class Impact:
 
 
 def _weights(df: pd.DataFrame, max_gap_s: float) -> np.ndarray:
-    """Seconds each run stands for: the gap to its target's next run, capped; the last run gets the median gap."""
+    """Seconds each run stands for: the gap to its target's next run; a gap over ``max_gap_s`` (the probe stopped) and
+    the last run get the target's median gap (at most ``max_gap_s``), so a silence is never counted as up or down time."""
     w = np.zeros(len(df))
     for idx in df.groupby("target", sort=False).indices.values():
         ts = df["started_ts"].to_numpy()[idx]
         order = np.argsort(ts, kind="stable")
         gaps = np.diff(ts[order])
-        last = float(np.median(gaps)) if gaps.size else 0.0
-        w[idx[order]] = np.minimum(np.append(gaps, last), max_gap_s)
+        usual = min(float(np.median(gaps)), max_gap_s) if gaps.size else 0.0
+        w[idx[order]] = np.append(np.where(gaps <= max_gap_s, gaps, usual), usual)
     return w
 
 

@@ -60,13 +60,15 @@ class TargetStatus:
 
 def target_statuses(
     last_runs: Iterable[ProbeRun], streak_starts: dict[str, float | None], hourly: pd.DataFrame, open_incidents: Iterable[Incident | Mapping[str, Any]],
-    *, now: float, slo: SLOConfig | None = None,
+    *, now: float, slo: SLOConfig | None = None, budget_hourly: pd.DataFrame | None = None,
 ) -> list[TargetStatus]:
-    """One status per target from its last run, its streak start, the hourly rollup and open incidents."""
+    """One status per target from its last run, its streak start, the hourly rollup and open incidents.
+    ``budget_hourly``: the rollup the error budget is measured on (default ``hourly``; silenced windows taken out)."""
     slo = slo or SLOConfig()
     incidents = list(open_incidents)
     out = []
-    window = hourly[hourly["hour_ts"] >= (now - slo.window_s) // 3600 * 3600]
+    budget_from = hourly if budget_hourly is None else budget_hourly
+    window = budget_from[budget_from["hour_ts"] >= (now - slo.window_s) // 3600 * 3600]
     for run in sorted(last_runs, key=lambda r: r.target):
         mine = hourly[hourly["target"] == run.target]
         success = {name: rollups.success(mine, now - span) for name, span in WINDOWS.items()}

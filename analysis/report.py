@@ -29,14 +29,18 @@ def incident_summary(inc: incidents.Incident, df: pd.DataFrame, config: ReportCo
 
 
 def build(df: pd.DataFrame, *, now: float, since_s: float | None = None, config: ReportConfig = ReportConfig(),
-          stored_incidents: Sequence[incidents.Incident] = (), manual_deploys: Sequence[tuple[str, float]] = ()) -> dict[str, Any]:
+          stored_incidents: Sequence[incidents.Incident] = (), manual_deploys: Sequence[tuple[str, float]] = (),
+          measured: pd.DataFrame | None = None, exclusion: str | None = None) -> dict[str, Any]:
+    """Every answer of the report. ``measured``: the runs the SLO and impact are measured on (default ``df``; without the
+    silenced windows when ``[alerting] exclude_silences`` is on), and ``exclusion`` the sentence that says which."""
+    measured = df if measured is None else measured
     rate = failures.success_rate(df)
     sigs = signatures.group_failures(df)
     detected = incidents.detect(df, config.incidents, config.slo, complete_from=now - since_s if since_s else None)
     detected_ids = {i.id for i in detected}
     extra = [i.to_doc() for i in stored_incidents if i.id not in detected_ids and i.kind == "manual"]
-    status = slo.status(df, config.slo, now)
-    imp = impact.impact(df, config.impact)
+    status = slo.status(measured, config.slo, now)
+    imp = impact.impact(measured, config.impact)
     return {
         "generated_at": iso(now),
         "since": iso(now - since_s) if since_s else None,
@@ -69,6 +73,7 @@ def build(df: pd.DataFrame, *, now: float, since_s: float | None = None, config:
                         "long_burn": a.long_burn, "short_burn": a.short_burn, "firing": a.firing} for a in status.alerts],
         },
         "impact": imp.to_dict() | {"sentence": impact.plain_sentence(imp, "in this period")},
+        "silences": exclusion,
     }
 
 
@@ -80,6 +85,8 @@ def to_text(report: dict[str, Any]) -> str:
     sr = report["success_rate"]
     lines.append(f"Golden path success: {sr:.1%}" + (" (interval {:.1%}-{:.1%})".format(*report["success_rate_interval"]) if report["success_rate_interval"][0] is not None else ""))
     lines.append(report["impact"]["sentence"])
+    if report.get("silences"):
+        lines.append(report["silences"])
     for inc in report["incidents"]:
         lines.append(f"Incident {inc['id']} [{inc.get('status')}] {inc.get('start')} -> {inc.get('end') or 'now'}: {inc.get('signature')}")
     lines.append("Deploys:")

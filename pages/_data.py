@@ -306,3 +306,60 @@ def alerting_warning() -> str | None:
     """Failed alert deliveries in one sentence, or None (``services.dashboard.alerting_warning``)."""
     with reading() as s:
         return dashboard.alerting_warning(s)
+
+
+# ---------------------------------------------------------------- silences, quorum, no data
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def silences(now: float) -> list[dict[str, Any]]:
+    """Every silence, newest first, with its state at ``now`` (pass a bucketed time so reruns share the read)."""
+    with reading() as s:
+        return dashboard.silences(s, now=now)
+
+
+def add_silence(now: float, **kwargs: Any) -> dict[str, Any]:
+    """Record a silence (checked and redacted by ``services.silences``); never called read-only."""
+    with writing() as s:
+        added = dashboard.add_silence(s, now=now, **kwargs)
+    silences.clear()
+    incident_policy.clear()
+    return added
+
+
+def expire_silence(silence_id: str, author: str, now: float) -> tuple[dict[str, Any], bool]:
+    with writing() as s:
+        done = dashboard.expire_silence(s, silence_id, author, now=now)
+    silences.clear()
+    incident_policy.clear()
+    return done
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incident_policy(now: float) -> tuple[dict[str, str], dict[str, str]]:
+    """(incident id -> why it is silenced now, incident id -> why it does not page: quorum not met)."""
+    with reading() as s:
+        return dashboard.incident_policy(s, dashboard.incident_docs(s), settings().alerting.quorum, now=now)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def no_data_lines(now: float) -> list[str]:
+    """"No data from X since T" per target whose probe stopped."""
+    with reading() as s:
+        return dashboard.no_data_lines(s, settings().alerting, now=now)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def exclusion(targets: tuple[str, ...], since_ts: float | None, now: float) -> tuple[dict[str, list[tuple[float, float]]], str]:
+    """(silenced spans to leave out of the SLO and impact, the sentence saying what was done with them)."""
+    with reading() as s:
+        return dashboard.exclusion(s, settings(), targets, since_ts=since_ts, now=now)
+
+
+def budget_hourly(targets: tuple[str, ...], since_ts: float | None, now: float) -> pd.DataFrame:
+    """The hourly rollup the error budget is measured on: silenced runs taken out when the setting asks for it."""
+    rollup = hourly(targets, since_ts)
+    spans, _ = exclusion(targets, since_ts, now)
+    if not spans:
+        return rollup
+    with reading() as s:
+        return dashboard.hourly_excluding(s, rollup, spans, settings().report.slo.threshold_s)

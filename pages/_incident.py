@@ -76,3 +76,12 @@ def github_section(inc_id: str, now: float) -> None:
             st.success(f"{res.action.replace('_', ' ').capitalize()}: {link(res.url)}")
         except PathwatchError as exc:
             st.error(md(exc))
+
+
+def policy_section(inc_id: str, muted: dict[str, str], held: dict[str, str]) -> None:
+    """Why nobody is told about this incident: a silence covers it, or too few of its group's locations fail."""
+    if inc_id in muted:
+        st.info(f"Silenced: {md(muted[inc_id])}. Probes keep probing and the incident stays open; nothing is sent until the silence ends.",
+                icon="🔕")
+    elif inc_id in held:
+        st.warning(f"Not paged: {md(held[inc_id])}.", icon="📍")

@@ -36,6 +36,7 @@ PAGES = (
     PageSpec("pages/runs.py", "Runs", ":material/list:", "runs"),
     PageSpec("pages/incidents.py", "Incidents", ":material/emergency:", "incidents"),
     PageSpec("pages/alerts.py", "Alerting", ":material/notifications_active:", "alerting"),
+    PageSpec("pages/silences.py", "Silences", ":material/notifications_off:", "silences"),
     PageSpec("pages/deploys.py", "Deploys", ":material/rocket_launch:", "deploys"),
     PageSpec("pages/impact.py", "Impact", ":material/payments:", "impact"),
 )

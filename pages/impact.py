@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import impact, incidents, rollups
+from analysis import impact, incidents, rollups, silences
 from pages import _data as data
 from pages import _format as fmt
 from pages._layout import page_header, time_bars
@@ -13,11 +13,15 @@ f = page_header("Business impact", "Downtime is measured from the probes: the sh
 if f is not None:
     cfg = data.settings().report
     df, clipped = data.window_runs(f)
-    hourly = data.hourly(f.targets, f.since_ts, f.revision) if clipped else None
+    now = data.bucket(f.now) or f.now
+    spans, excluded = data.exclusion(f.targets, data.bucket(f.since_ts, 60.0), now)
+    df = silences.without_silenced(df, spans)
+    hourly = (data.budget_hourly(f.targets, f.since_ts, now) if f.revision is None else data.hourly(f.targets, f.since_ts, f.revision)) if clipped else None
     period = "since the first run" if f.span_s is None else f"in the last {f.range_name}"
     # Up to a day, every run stands for the time to the next one; longer windows use the hourly rollup.
     imp = impact.impact(df, cfg.impact) if hourly is None else impact.impact_from_hourly(hourly, cfg.impact)
     st.markdown(f"### {impact.plain_sentence(imp, period)}")
+    st.caption(fmt.md(excluded))
     for col, fig in zip(st.columns(3), imp.figures(), strict=True):
         col.metric(fig.name.replace("_", " ").capitalize(), fmt.figure_value(fig))
         col.caption(f"How: {fig.formula}")
@@ -31,7 +35,8 @@ if f is not None:
 
     st.subheader("Incidents by cost")
     shown = impact.incidents_in_window(data.incidents_list(), f.since_ts, f.now)
-    costs = impact.incident_costs(shown, {str(i["id"]): incidents.runs_during(data.incident_runs(i, f.targets, f.now), i, f.now) for i in shown},
+    costs = impact.incident_costs(shown, {str(i["id"]): silences.without_silenced(incidents.runs_during(data.incident_runs(i, f.targets, f.now), i, f.now),
+                                                                                spans) for i in shown},
                                   cfg.impact)
     if costs:
         st.dataframe([{"incident": c["id"], "start": fmt.fmt_ts(c["start_ts"]), "status": c["status"],  # type: ignore[arg-type]
@@ -43,7 +48,7 @@ if f is not None:
 
     st.subheader("Error budget")
     slo = cfg.slo
-    budget = rollups.slo_budget(data.hourly(f.targets, data.bucket(f.now - slo.window_s, 60.0)), slo.objective)
+    budget = rollups.slo_budget(data.budget_hourly(f.targets, data.bucket(f.now - slo.window_s, 60.0), now), slo.objective)
     if budget["budget_remaining"] is not None:
         b1, b2 = st.columns(2)
         b1.metric("Error budget left", fmt.fmt_budget(budget["budget_remaining"]))

@@ -11,7 +11,7 @@ from analysis import deploys, impact, incidents, signatures
 from pages import _data as data
 from pages import _format as fmt
 from pages._five_whys import five_whys_section
-from pages._incident import github_section, server_errors_section
+from pages._incident import github_section, policy_section, server_errors_section
 from pages._layout import add_deploy_markers, page_header
 
 #: The timeline shows this long before and after the incident.
@@ -24,7 +24,9 @@ if f is not None:
     if not listed:
         st.success("No incidents recorded. Detection runs with `python -m analysis incidents detect` (the demo runs it every few seconds).")
         st.stop()
-    rows = [{"id": i["id"], "status": "superseded" if i.get("superseded") else i.get("status"), "start": fmt.fmt_ts(i.get("start_ts")),
+    muted, held = data.incident_policy(f.now)
+    rows = [{"id": i["id"], "status": "superseded" if i.get("superseded") else i.get("status"),
+             "paging": "silenced" if i["id"] in muted else "held" if i["id"] in held else "", "start": fmt.fmt_ts(i.get("start_ts")),
              "end": fmt.fmt_ts(i.get("end_ts")), "targets": ", ".join(i.get("targets") or []), "signature": i.get("signature") or i.get("title") or "",
              "failed runs": i.get("failed_runs")} for i in reversed(listed)]
     st.dataframe(rows, hide_index=True, key="inc_table")
@@ -33,7 +35,8 @@ if f is not None:
     inc_id = st.selectbox("Incident", ids, index=ids.index(wanted) if wanted in ids else 0, key="inc_pick")
     inc = next(i for i in listed if i["id"] == inc_id)
 
-    st.header(f"{fmt.md(inc_id)} · {fmt.md(inc.get('status'))}")
+    st.header(f"{fmt.md(inc_id)} · {fmt.md(inc.get('status'))}" + (" · silenced" if inc_id in muted else ""))
+    policy_section(str(inc_id), muted, held)
     st.markdown(f"**Signature:** {fmt.md(inc.get('signature') or inc.get('title') or 'manual incident')}")
     st.markdown(f"From **{fmt.fmt_ts(inc.get('start_ts'))}** to **{fmt.fmt_ts(inc.get('end_ts')) if inc.get('end_ts') else 'now (open)'}** · "
                 f"revisions: {fmt.codes(inc.get('revisions') or [])}")

@@ -18,15 +18,25 @@ if f is not None:
     last = data.latest_runs(f.targets)
     incidents = data.incidents_list()
     open_incidents = overview.open_incidents(incidents)
-    statuses = overview.target_statuses(last, data.streak_starts(overview.streak_query(last, hourly)), hourly, open_incidents, now=f.now, slo=cfg.slo)
+    now = data.bucket(f.now) or f.now
+    since = data.bucket(f.now - cfg.slo.window_s, 60.0)
+    statuses = overview.target_statuses(last, data.streak_starts(overview.streak_query(last, hourly)), hourly, open_incidents, now=f.now, slo=cfg.slo,
+                                        budget_hourly=data.budget_hourly(f.targets, since, now))
+    muted, _ = data.incident_policy(f.now)
 
     (st.success if all(s.up for s in statuses) else st.error)(overview.headline(statuses))
     for notice in overview.auth_notices(last):
         st.error(notice, icon="🔓")
     if (alerting := data.alerting_warning()) is not None:
         st.warning(fmt.md(alerting))
+    for line in data.no_data_lines(f.now):
+        st.error(fmt.md(line), icon="📭")
     for inc in open_incidents:
-        st.warning(f"Open incident {fmt.md(inc['id'])} since {fmt.fmt_ts(inc.get('start_ts'))}: {fmt.md(inc.get('signature') or inc.get('title') or '')}")
+        said = f"Open incident {fmt.md(inc['id'])} since {fmt.fmt_ts(inc.get('start_ts'))}: {fmt.md(inc.get('signature') or inc.get('title') or '')}"
+        if inc["id"] in muted:
+            st.info(f"{said} · silenced: {fmt.md(muted[inc['id']])}", icon="🔕")
+        else:
+            st.warning(said)
     if not open_incidents and (resolved := overview.last_resolved(incidents, f.now)) is not None:
         st.info(f"Last incident {fmt.md(resolved['id'])}, resolved {fmt.fmt_ts(resolved['end_ts'])}: "
                 f"{fmt.md(resolved.get('signature') or resolved.get('title') or '')}")
@@ -40,6 +50,7 @@ if f is not None:
         } for s in statuses],
         hide_index=True, key="status_table",
     )
+    st.caption(fmt.md(data.exclusion(f.targets, since, now)[1]))
     st.subheader("Last run's phases")
     for s in statuses:
         chips = " ".join(f":{BADGE[p['state']]}-badge[{p['phase']} {p['ms']:.0f} ms]" if p["ms"] is not None

@@ -113,3 +113,80 @@ def alerting_warning(s: Store) -> str | None:
 
     said = failure_sentences(s)
     return "Alerting: " + "; ".join(said) + " (see the Alerting page)" if said else None
+
+
+# -- silences, quorum, no data (issue 15's policy) -------------------------------------------------------------
+def silences(s: Store, *, now: float) -> list[dict[str, Any]]:
+    """Every silence as the page's rows (``Silence.to_dict`` at ``now``), newest first."""
+    from services.silences import all_silences
+
+    return [x.to_dict(now) for x in reversed(all_silences(s))]
+
+
+def add_silence(s: Store, *, now: float, **kwargs: Any) -> dict[str, Any]:
+    """Check and record a silence (``services.silences.add_silence``; a :class:`ConfigError` names the field)."""
+    from services.silences import add_silence as add
+
+    return add(s, now=now, **kwargs).to_dict(now)
+
+
+def expire_silence(s: Store, silence_id: str, author: str, *, now: float) -> tuple[dict[str, Any], bool]:
+    from services.silences import expire_silence as expire
+
+    sil, ended = expire(s, silence_id, author=author, now=now)
+    return sil.to_dict(now), ended
+
+
+def incident_policy(s: Store, docs: list[dict[str, Any]], quorum: int | None, *, now: float) -> tuple[dict[str, str], dict[str, str]]:
+    """(incident id -> why it is silenced, incident id -> why it does not page) for the incidents shown."""
+    from analysis.incidents import Incident
+    from services.silences import held_incidents, muted_incidents
+
+    incs = [Incident.from_doc(d) for d in docs]
+    muted = muted_incidents(s, incs, now=now)
+    return muted, held_incidents(s, [i for i in incs if i.id not in muted and i.open], quorum, now=now)
+
+
+def no_data_lines(s: Store, alerting: Any, *, now: float) -> list[str]:
+    """One sentence per target whose probe stopped ("No data from X since T ..."), for the overview."""
+    from analysis.no_data import sentence
+    from services.no_data import stale
+
+    return [sentence(nd, now) for nd in stale(s, alerting, now=now)]
+
+
+def exclusion(s: Store, settings: Any, targets: Iterable[str], *, since_ts: float | None,
+              now: float) -> tuple[dict[str, list[tuple[float, float]]], str]:
+    """(per target the silenced spans to leave out of the SLO and impact, the sentence saying so). The spans are empty
+    unless ``[alerting] exclude_silences`` is on; the sentence is said either way."""
+    from analysis.silences import exclusion_sentence, silenced_spans
+    from services.silences import all_silences, spans_to_exclude, target_groups
+
+    on = settings.alerting.exclude_silences
+    spans = spans_to_exclude(s, targets, since_ts=since_ts, now=now, enabled=on)
+    if not on:  # said anyway, so a reader knows silenced time was counted
+        groups, _ = target_groups(s, now=now)
+        spans_seen = silenced_spans(all_silences(s), list(targets) or list(groups), groups, start=since_ts, end=now)
+        return {}, exclusion_sentence(False, spans_seen)
+    return spans, exclusion_sentence(True, spans)
+
+
+def silenced_runs(s: Store, spans: dict[str, list[tuple[float, float]]]) -> Any:
+    """The runs inside the silenced spans (target, started_ts, ok, total_ms): what the hourly rollup must give back."""
+    import pandas as pd
+
+    from probes.outcomes import SERVED
+
+    rows = [r for t, ss in spans.items() for a, b in ss
+            for r in s.run_rows(("target", "started_ts", "outcome", "total_ms"), since_ts=a, until_ts=b, targets=(t,))]
+    df = pd.DataFrame(rows, columns=["target", "started_ts", "outcome", "total_ms"])
+    return df.assign(ok=df["outcome"].isin(SERVED), total_ms=pd.to_numeric(df["total_ms"], errors="coerce").astype("float64"))
+
+
+def hourly_excluding(s: Store, hourly: Any, spans: dict[str, list[tuple[float, float]]], threshold_s: float) -> Any:
+    """The hourly rollup with the silenced runs taken out (``analysis.silences.hourly_without``); as it is when no span."""
+    from analysis.silences import hourly_without, silenced_hourly_counts
+
+    if not spans:
+        return hourly
+    return hourly_without(hourly, silenced_hourly_counts(silenced_runs(s, spans), threshold_s))

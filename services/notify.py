@@ -87,10 +87,11 @@ def channels(settings: AlertingSettings, environ: Mapping[str, str] | None = Non
 
 def policy_inputs(store: Store, settings: Settings, incidents: Sequence[Incident], *,
                   now: float) -> tuple[dict[str, str], dict[str, str], list[Notice]]:
-    """(muted, held, extra): incidents silenced, incidents whose quorum is not met, and no-data notices. Empty on this
-    branch; the integrator fills it with ``analysis.silences.muting``, ``analysis.quorum.held`` and
-    ``analysis.no_data.no_data_notices`` over ``services.silences``."""
-    return {}, {}, []
+    """(muted, held, extra): incidents silenced, incidents whose quorum is not met, and no-data notices
+    (``services.silences.policy_inputs``)."""
+    from services.silences import policy_inputs as policy
+
+    return policy(store, settings, incidents, now=now)
 
 
 @dataclass
@@ -156,6 +157,7 @@ def notify_due(store: Store, settings: Settings, *, now: float, environ: Mapping
     random, up to 10%); ``now`` is when the pass starts, and the clock moves on from it while sending."""
     from analysis.alerting import LATE_NOTICE_S, Notice, Sent, plan_notices
     from services.incidents import list_incidents
+    from services.silences import target_groups
 
     alerting = settings.alerting
     chans = channels(alerting, environ)
@@ -166,8 +168,9 @@ def notify_due(store: Store, settings: Settings, *, now: float, environ: Mapping
     incidents = list_incidents(store, now - max(HORIZON_S, LATE_NOTICE_S))
     sent = [Sent(Notice.from_doc(doc), at) for doc, at in deliveries.notices(store, tuple(i.id for i in incidents), since_ts=now - HORIZON_S)]
     muted, held, extra = policy_inputs(store, settings, incidents, now=now)
+    groups, _ = target_groups(store, now=now)
     kw: dict[str, Any] = {"now": now, "settings": alerting, "public_url": settings.dashboard.public_url, "muted": muted, "held": held,
-                          "extra": extra}
+                          "extra": extra, "groups": groups}
     due = plan_notices(incidents, sent, **kw)
     told = {n.incident_id for n in due if n.incident_id}
     if told:  # the impact is measured only for incidents that get a notice now

@@ -193,6 +193,24 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX deliveries_by_incident ON deliveries(incident_id);
     CREATE INDEX deliveries_by_time ON deliveries(created_ts);
     """,
+    # 9: silences (maintenance windows) on a target or a target group, with who added and who expired them; never deleted
+    """
+    CREATE TABLE silences (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        target TEXT,
+        grp TEXT,
+        starts_ts REAL NOT NULL,
+        until_ts REAL NOT NULL,
+        reason TEXT NOT NULL,
+        author TEXT NOT NULL,
+        created_ts REAL NOT NULL,
+        expired_ts REAL,
+        expired_by TEXT,
+        CHECK ((target IS NULL) <> (grp IS NULL)),
+        CHECK (until_ts > starts_ts)
+    );
+    CREATE INDEX silences_by_until ON silences(until_ts);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -278,6 +278,13 @@ class Store:
         rows = self._read("SELECT revision, at_ts, source, note FROM deploys ORDER BY at_ts")
         return [{"revision": r, "at_ts": t, "source": src, "note": n or ""} for r, t, src, n in rows]
 
+    def silences(self, *, ending_after: float | None = None) -> list[tuple[Any, ...]]:
+        """Rows of ``store.silences.COLUMNS``, oldest first; with ``ending_after``, only those whose end is later."""
+        where = "" if ending_after is None else " WHERE MIN(until_ts, COALESCE(expired_ts, until_ts)) > ?"
+        args: tuple[Any, ...] = () if ending_after is None else (ending_after,)
+        return self._read("SELECT seq, target, grp, starts_ts, until_ts, reason, author, created_ts, expired_ts, expired_by "
+                          f"FROM silences{where} ORDER BY seq", args)
+
     # Small state and the server's own log.
 
     def kv_get(self, key: str) -> str | None:

@@ -159,6 +159,10 @@ def hostile(story_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
                                     root_cause=HOSTILE, countermeasures=[five_whys.Countermeasure(HOSTILE, HOSTILE, "2026-12-01",
                                                                                                    tracking_link="javascript:alert(1)")])
             store_incidents.save_five_whys(s, inc, fw.to_dict(), "mallory", "2026-11-25T00:00:00Z", "hostile")
+        from services.silences import add_silence  # a silence whose reason and author are hostile: shown on Incidents, Overview, Silences
+
+        for target in next(i for i in listed if i["id"] == detected)["targets"]:
+            add_silence(s, target=target, group=None, until_ts=time.time() + 3600, reason=HOSTILE, author=HOSTILE[:80], now=time.time())
     return db, log, detected, manual
 
 
@@ -200,6 +204,8 @@ def test_every_page_shows_hostile_words_as_text(hostile: tuple[Path, Path, str, 
     if page in ("pages/runs.py", "pages/incidents.py"):
         for words in (LINK, IMAGE, SCRIPT, IMG):
             assert words in read, f"{page}: {words!r} is shown, as text"
+    if page == "pages/incidents.py":
+        assert "silenced by S1 until " in read and SCRIPT in read.split("silenced by S1", 1)[1], "the hostile silence reason, as text"
 
 
 def test_signatures_in_code_spans_show_no_backslashes(hostile: tuple[Path, Path, str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/deploys.py", "pages/impact.py"]
+PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/silences.py", "pages/deploys.py",
+         "pages/impact.py"]
 #: Every element kind whose value is text a person reads.
 TEXT_KINDS = ("title", "header", "subheader", "markdown", "text", "caption", "code", "json", "success", "error", "warning", "info")
 

@@ -1,0 +1,37 @@
+"""Which targets stopped sending runs, read from the store: each target's newest run and the gaps of its recent runs,
+judged by ``analysis.no_data`` with the ``[alerting]`` settings."""
+
+from __future__ import annotations
+
+from analysis.alerting import AlertingSettings, Notice
+from analysis.no_data import RECENT_RUNS, NoData, interval, no_data_notices, stale_targets
+from probes.timeutil import parse_iso
+from services.silences import target_groups
+from store.rollup import latest_runs
+from store.sqlite import Store
+
+
+def last_seen_and_intervals(store: Store, default_interval_s: float) -> tuple[dict[str, float], dict[str, float]]:
+    """(target -> its newest run's start, target -> its probe interval: the median gap of its last runs)."""
+    last: dict[str, float] = {}
+    every: dict[str, float] = {}
+    for run in latest_runs(store):
+        last[run.target] = parse_iso(run.started_at)
+        times = [float(r[0]) for r in store.run_rows(("started_ts",), targets=(run.target,), newest=RECENT_RUNS)]
+        every[run.target] = interval(times, default_interval_s)
+    return last, every
+
+
+def stale(store: Store, settings: AlertingSettings, *, now: float) -> list[NoData]:
+    """Targets with no run for more than ``no_data_after`` of their intervals (``analysis.no_data.stale_targets``)."""
+    last, every = last_seen_and_intervals(store, settings.probe_interval_s)
+    return stale_targets(last, every, now=now, after=settings.no_data_after)
+
+
+def notices(store: Store, settings: AlertingSettings, public_url: str, *, now: float) -> list[Notice]:
+    """The no-data notices due now (for ``policy_inputs``' ``extra``)."""
+    found = stale(store, settings, now=now)
+    if not found:
+        return []
+    groups, _ = target_groups(store, now=now)
+    return no_data_notices(found, groups, public_url)

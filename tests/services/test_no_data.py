@@ -1,0 +1,29 @@
+"""No data from a real store: each target's interval read from its runs, the stale one named, its notice keyed once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from analysis.alerting import AlertingSettings
+from probes.timeutil import iso
+from services import no_data
+from store.sqlite import open_store
+from tests.store.test_sqlite import make_run
+
+NOW = 1_795_600_000.0
+
+
+def test_the_target_whose_probe_stopped_is_stale_and_gets_one_notice(db_path: Path) -> None:
+    runs = [replace(make_run(i, target="gp-eu", started_at=iso(NOW - 3000 + 30 * i)), tags={"group": "gp"}) for i in range(10)]
+    runs += [replace(make_run(100 + i, target="gp-us", started_at=iso(NOW - 300 + 30 * i)), tags={"group": "gp"}) for i in range(10)]
+    with open_store(db_path) as s:
+        s.save_runs(runs)
+        last, every = no_data.last_seen_and_intervals(s, 60.0)
+        assert every == {"gp-eu": 30.0, "gp-us": 30.0} and last["gp-us"] == NOW - 30
+        stale = no_data.stale(s, AlertingSettings(no_data_after=3), now=NOW)
+        assert [(n.target, n.since_ts) for n in stale] == [("gp-eu", NOW - 3000 + 270)]
+        [notice] = no_data.notices(s, AlertingSettings(), "", now=NOW)
+        assert notice.key == f"no_data:gp-eu:{int(NOW - 2730)}" and notice.group == "gp"
+        assert no_data.notices(s, AlertingSettings(), "", now=NOW + 60) == [notice], "the same stop, the same key"
+        assert no_data.stale(s, AlertingSettings(no_data_after=1000), now=NOW) == []
