@@ -33,11 +33,16 @@ class NoData:
         return int((now - self.since_ts) // self.interval_s) if self.interval_s > 0 else 0
 
 
+#: Gaps shorter than this are runs of one probe cycle (``--users N``, several targets' runs, a burst), not its interval.
+MIN_GAP_S = 1.0
+
+
 def interval(times: Sequence[float], default_s: float) -> float:
-    """A target's probe interval: the median gap between its recent runs (``times`` in any order), else ``default_s``."""
+    """A target's probe interval: the median gap between its recent cycles (``times`` in any order; runs less than
+    :data:`MIN_GAP_S` apart are one cycle), else ``default_s``."""
     ts = np.sort(np.asarray(times, dtype=float))
     gaps = np.diff(ts)
-    gaps = gaps[gaps > 0]
+    gaps = gaps[gaps >= MIN_GAP_S]
     return float(np.median(gaps)) if gaps.size else float(default_s)
 
 

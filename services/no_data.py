@@ -6,7 +6,7 @@ from __future__ import annotations
 from analysis.alerting import AlertingSettings, Notice
 from analysis.no_data import RECENT_RUNS, NoData, interval, no_data_notices, stale_targets
 from probes.timeutil import parse_iso
-from services.silences import target_groups
+from services.silences import MEMBER_RECENT_S, target_groups
 from store.rollup import latest_runs
 from store.sqlite import Store
 
@@ -23,9 +23,11 @@ def last_seen_and_intervals(store: Store, default_interval_s: float) -> tuple[di
 
 
 def stale(store: Store, settings: AlertingSettings, *, now: float) -> list[NoData]:
-    """Targets with no run for more than ``no_data_after`` of their intervals (``analysis.no_data.stale_targets``)."""
+    """Targets with no run for more than ``no_data_after`` of their intervals (``analysis.no_data.stale_targets``), and
+    for at most a week."""
     last, every = last_seen_and_intervals(store, settings.probe_interval_s)
-    return stale_targets(last, every, now=now, after=settings.no_data_after)
+    # A target silent for longer than a group member may be (a week) was retired, not stopped: no longer news.
+    return [nd for nd in stale_targets(last, every, now=now, after=settings.no_data_after) if now - nd.since_ts <= MEMBER_RECENT_S]
 
 
 def notices(store: Store, settings: AlertingSettings, public_url: str, *, now: float) -> list[Notice]:

@@ -166,3 +166,72 @@ url_env = "PW_TEST_HOOK_URL"
     assert sorted((r["channel"], r["kind"], r["state"], r["attempts"]) for r in rows) == [
         ("am", "open", "sent", 1), ("am", "resolve", "sent", 1), ("hook", "open", "sent", 1), ("hook", "resolve", "sent", 1)]
     assert am_url not in json.dumps(rows) and "json://" not in json.dumps(rows)
+
+
+def am_alerts(am_url: str) -> list[dict[str, Any]]:
+    """What Alertmanager holds now (its own API): an alert Pathwatch POSTed is there at once, whatever its grouping."""
+    with urllib.request.urlopen(f"{am_url}/api/v2/alerts", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    p = subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_a_silence_keeps_both_channels_quiet_the_open_goes_out_when_it_ends_and_a_stopped_probe_pages_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.settings import parse_settings
+    from probes.config import read_toml
+    from services.notify import notify_due
+    from tests.pages.harness import app_test, open_page, shown_text
+
+    db = tmp_path / "pathwatch.db"
+    with running_receiver() as hook, running_receiver() as webhook, running_alertmanager(tmp_path, f"{hook.url}/hook") as am_url, \
+            running_sandbox(story=crash_story(30.0), story_scale=1.0, time_scale=0.02) as sb:
+        settings = tmp_path / "settings.toml"
+        settings.write_text(f"""
+[[alerting.channels]]
+name = "am"
+kind = "alertmanager"
+url = "{am_url}"
+[[alerting.channels]]
+name = "hook"
+kind = "apprise"
+url = "json://127.0.0.1:{webhook.port}/pathwatch"
+""", encoding="utf-8")
+        env = os.environ | {"PATHWATCH_SETTINGS": str(settings), "PATHWATCH_DB": str(db)}
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        added = json.loads(cli(env, "silences", "add", "--target", "sandbox", "--until", until, "--reason", "planned DB failover",
+                               "--author", "alice", "--json"))["silence"]
+
+        probe_until(sb, db, want_ok=False, n=3)
+        outs = detect_concurrently(db, env, n=2)
+        assert all(o["open"] == 1 and o["notify"]["sent"] == 0 for o in outs)
+        assert am_alerts(am_url) == [] and webhook.bodies() == [], "a silenced incident sent something"
+        at = open_page(app_test(db, monkeypatch, PATHWATCH_SETTINGS=str(settings), PATHWATCH_READ_ONLY="1"), "pages/incidents.py")
+        assert not at.exception
+        assert f"silenced by {added['id']} until" in shown_text(at) and "planned DB failover" in shown_text(at)
+
+        cli(env, "silences", "expire", added["id"], "--author", "alice")
+        outs = detect_concurrently(db, env, n=2)
+        assert sum(o["notify"]["sent"] for o in outs) == 2, outs  # still open when the silence ended: sent now, once per channel
+        firing = poll(lambda: notifications(hook, "firing"), 15)
+        assert firing[0]["alerts"][0]["labels"]["incident"].startswith("INC-")
+        assert [b["title"].split(":")[0] for b in webhook.bodies()] == ["[Pathwatch] OPEN"]
+
+
+        # The probe stops: the next passes, minutes on, say "no data" once per channel.
+        cfg = parse_settings(read_toml(str(settings), "PATHWATCH_SETTINGS"))
+        with open_store(db) as s:
+            later = time.time() + 600
+            first = notify_due(s, cfg, now=later, environ={})
+            again = notify_due(s, cfg, now=later + 60, environ={})
+            rows = [r for r in deliveries.latest(s) if r["kind"] == "no_data"]
+        assert first.enqueued == 2 and again.enqueued == 0 and sorted((r["channel"], r["state"]) for r in rows) == [
+            ("am", "sent"), ("hook", "sent")]
+        said = [b["title"] for b in webhook.bodies()]
+        assert said[1:] == [said[1]] and said[1].startswith("[Pathwatch] NO DATA") and "sandbox" in said[1], said
+        no_data = poll(lambda: [b for b in notifications(hook, "firing") if b["alerts"][0]["labels"]["alertname"] == "PathwatchNoData"], 15)
+        assert no_data[0]["alerts"][0]["labels"]["target"] == "sandbox"

@@ -17,6 +17,9 @@ def test_the_interval_is_the_median_gap_of_recent_runs_else_the_setting() -> Non
     assert interval([T0, T0 + 60, T0 + 120, T0 + 3600, T0 + 3660], 300.0) == 60.0
     assert interval([T0], 300.0) == 300.0 and interval([], 45.0) == 45.0
     assert interval([T0, T0, T0 + 5], 60.0) == 5.0, "duplicate times are not a zero interval"
+    burst = [T0 + c * 30 + u * 0.05 for c in range(6) for u in range(5)]  # --users 5 every 30 s: five runs per cycle
+    assert interval(burst, 60.0) == pytest.approx(29.8), "runs of one cycle are not the interval"
+    assert interval([T0 + i * 0.2 for i in range(20)], 60.0) == 60.0, "back-to-back runs tell nothing: the setting stands"
 
 
 def test_a_target_is_stale_after_no_data_after_missed_intervals() -> None:

@@ -31,7 +31,8 @@ TITLES = [p.title for p in PAGES]
 #: Every page's address, title, and words drawn near its end (so the page has finished drawing).
 PAGE_NEEDLES = {"overview": ("Golden path: now", "Runs by outcome over time"), "latency": ("Latency per phase", "One run's waterfall"),
                 "failures": ("Failures", "Failed phase"), "runs": ("Runs", "Server log lines around this run"),
-                "incidents": ("Incidents", "Download the five whys"), "deploys": ("Deploys and fix validation", "Deploys entered by hand"),
+                "incidents": ("Incidents", "Download the five whys"), "alerting": ("What Pathwatch told whom", "Deliveries"),
+                "silences": ("Maintenance windows", "Past ("), "deploys": ("Deploys and fix validation", "Deploys entered by hand"),
                 "impact": ("Business impact", "Trend (CSV)")}
 #: Installed before the page's own scripts: records every link text the sidebar ever shows, from the first paint on.
 WATCH_SIDEBAR = """
@@ -130,7 +131,7 @@ def test_every_page_as_a_newcomer_sees_it(story_db: Path, story_log: Path, tmp_p
     with streamlit_dashboard(story_db, tmp_path, PATHWATCH_READ_ONLY="1", PATHWATCH_SERVER_LOG=str(story_log)) as url:
         for path, needles in PAGE_NEEDLES.items():
             with tab(browser, f"{url}{'' if path == 'overview' else path}?run={crashed}") as dt:  # the default page is at /
-                _wait_for(dt, *needles, charts=path != "runs")
+                _wait_for(dt, *needles, charts=path not in ("runs", "alerting", "silences"))
                 _no_deploy_button(dt)
                 assert "Page not found" not in dt.text()
                 def code_spans() -> list[str]:

@@ -10,9 +10,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from pages._nav import PAGES as NAV_PAGES
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/latency.py", "pages/failures.py", "pages/runs.py", "pages/incidents.py", "pages/silences.py", "pages/deploys.py",
-         "pages/impact.py"]
+#: Every page, from the one registry (so a new page is in every sweep: renders, read-only, hostile text, secrets).
+PAGES = [p.path for p in NAV_PAGES]
 #: Every element kind whose value is text a person reads.
 TEXT_KINDS = ("title", "header", "subheader", "markdown", "text", "caption", "code", "json", "success", "error", "warning", "info")
 

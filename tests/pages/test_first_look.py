@@ -53,7 +53,7 @@ def test_the_sidebar_lists_the_page_titles_in_order(story_db: Path, monkeypatch:
     at = app_test(story_db, monkeypatch)
     at.run()
     assert [link.proto.label for link in at.sidebar.get("page_link")] == TITLES
-    assert TITLES == ["Overview", "Latency", "Failures", "Runs", "Incidents", "Deploys", "Impact"]
+    assert TITLES == ["Overview", "Latency", "Failures", "Runs", "Incidents", "Alerting", "Silences", "Deploys", "Impact"]
 
 
 def test_a_page_opened_first_by_its_address_is_routed_through_the_app(story_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,3 +27,4 @@ def test_the_target_whose_probe_stopped_is_stale_and_gets_one_notice(db_path: Pa
         assert notice.key == f"no_data:gp-eu:{int(NOW - 2730)}" and notice.group == "gp"
         assert no_data.notices(s, AlertingSettings(), "", now=NOW + 60) == [notice], "the same stop, the same key"
         assert no_data.stale(s, AlertingSettings(no_data_after=1000), now=NOW) == []
+        assert no_data.stale(s, AlertingSettings(), now=NOW + 8 * 86400) == [], "a target silent for over a week was retired: no news"
