@@ -129,8 +129,10 @@ def _channel(t: Any, where: str) -> ChannelConfig:
     if url:
         if not isinstance(url, str) or len(url) > 2048 or not url.isprintable():
             raise ConfigError(f"{where}.url: must be a URL of at most 2048 printable characters")
-        if kind in ("alertmanager", "pagerduty") and not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}.url: an {kind} channel's URL must start with http:// or https://")
+        if kind == "alertmanager" and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.url: an alertmanager channel's URL must start with http:// or https://")
+        if kind == "pagerduty" and not url.startswith("https://"):
+            raise ConfigError(f"{where}.url: a pagerduty channel's URL must start with https:// (e.g. https://events.pagerduty.com/?routing_key=KEY)")
     return ChannelConfig(name, kind, url, env)
 
 

@@ -6,10 +6,10 @@
   one) and is re-POSTed on every pass while it fires, as Prometheus does; a resolve is the same labels with ``endsAt``.
 - Apprise (Slack, Teams, e-mail, Discord, JSON webhooks, ... from one URL): title and body from the notice; why a
   delivery failed is read from Apprise's own log (``apprise.LogCapture``), e.g. "error=404".
-- PagerDuty Events API v2: a plain POST of the documented payload to ``<base>/v2/enqueue`` (PyPI ``pagerduty`` 7.x
-  would add httpx2, httpcore2 and truststore for this one POST); the channel URL is ``https://events.pagerduty.com/
-  ?routing_key=KEY`` (so the key lives with the URL, in the environment); ``dedup_key`` is stable per incident so
-  trigger and resolve pair up.
+- PagerDuty Events API v2 through PagerDuty's own client (PyPI ``pagerduty``, ``EventsApiV2Client``), with its
+  retries off (the outbox retries, with backoff, and a pass never sleeps); the channel URL is
+  ``https://events.pagerduty.com/?routing_key=KEY`` (so the key lives with the URL, in the environment);
+  ``dedup_key`` is stable per incident so trigger and resolve pair up.
 
 A channel's failure never raises: the result holds the status and a bounded, redacted text, never the URL.
 """
@@ -166,16 +166,16 @@ def send_apprise(url: str, notice: Mapping[str, Any], *, secrets: Iterable[str] 
 # ---------------------------------------------------------------- PagerDuty Events API v2
 
 def pagerduty_endpoint(url: str) -> tuple[str, str]:
-    """(the enqueue endpoint, the routing key) of a channel URL ``https://events.pagerduty.com/?routing_key=KEY``;
+    """(the Events API's base URL, the routing key) of a channel URL ``https://events.pagerduty.com/?routing_key=KEY``;
     ``ValueError`` naming what is missing."""
     parts = urlsplit(url)
     key = (parse_qs(parts.query).get("routing_key") or [""])[0]
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http(s) URL such as https://events.pagerduty.com/?routing_key=KEY")
+    if parts.scheme != "https" or not parts.netloc:  # PagerDuty's client speaks https only
+        raise ValueError("must be an https URL such as https://events.pagerduty.com/?routing_key=KEY")
     if not key:
         raise ValueError("has no routing_key (https://events.pagerduty.com/?routing_key=KEY)")
     path = parts.path.rstrip("/").removesuffix("/v2/enqueue")
-    return f"{parts.scheme}://{parts.netloc}{path}/v2/enqueue", key
+    return f"{parts.scheme}://{parts.netloc}{path}", key
 
 
 def dedup_key(notice: Mapping[str, Any]) -> str:
@@ -185,14 +185,14 @@ def dedup_key(notice: Mapping[str, Any]) -> str:
     return f"pathwatch-{notice['kind'].replace('data_back', 'no_data')}-{','.join(notice.get('targets') or ())}"[:255]
 
 
-def pagerduty_event(notice: Mapping[str, Any], routing_key: str) -> dict[str, Any]:
-    """The Events API v2 body: resolve on a resolve (or data back), else trigger."""
+def pagerduty_event(notice: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(the event action, the event's other fields): resolve on a resolve (or data back), else trigger. The client adds
+    the routing key and the dedup key."""
     kind = str(notice["kind"])
     if kind in ("resolve", "data_back"):
-        return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key(notice)}
+        return "resolve", {}
     summary = f"{'[TEST] ' if kind == 'test' else ''}{notice.get('summary') or 'Pathwatch alert'}"[:PAGERDUTY_SUMMARY]
     event: dict[str, Any] = {
-        "routing_key": routing_key, "event_action": "trigger", "dedup_key": dedup_key(notice),
         "payload": {"summary": summary, "source": "pathwatch", "severity": "critical" if notice.get("severity") == "page" else "info",
                     "component": ",".join(notice.get("targets") or ()) or "all", "group": str(notice.get("group") or ""),
                     "class": str(notice.get("outcome") or ""),
@@ -200,13 +200,30 @@ def pagerduty_event(notice: Mapping[str, Any], routing_key: str) -> dict[str, An
     }
     if notice.get("url"):
         event["links"] = [{"href": notice["url"], "text": "Pathwatch incident"}]
-    return event
+    return "trigger", event
 
 
 def send_pagerduty(url: str, notice: Mapping[str, Any], *, secrets: Iterable[str] = (), timeout_s: float = TIMEOUT_S) -> ChannelResult:
-    """POST one event; 202 is success."""
+    """Send one event with ``pagerduty.EventsApiV2Client``; its own retries are off (one attempt, one immediate retry
+    on a 429), so the outbox's backoff decides when to try again and a pass is never held up by a sleep."""
+    import pagerduty
+
     try:
-        endpoint, key = pagerduty_endpoint(url)
+        base, key = pagerduty_endpoint(url)
     except ValueError as exc:
         return ChannelResult(False, None, f"channel URL {exc}")
-    return _post_json(endpoint, pagerduty_event(notice, key), url, (key, *secrets), timeout_s)
+    hidden = (key, *secrets)
+    action, fields = pagerduty_event(notice)
+    client = pagerduty.EventsApiV2Client(key, base_url=base)
+    client.retry, client.max_network_attempts, client.sleep_timer, client.timeout = {429: 1}, 0, 0.0, timeout_s
+    try:
+        with client:
+            client.send_event(action, dedup_key=dedup_key(notice), **fields)
+    except pagerduty.Error as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        why = exc.__cause__ or exc  # a network failure: what the transport said (refused, TLS), not the client's wrapper
+        body = exc.response.text if exc.response is not None else f"{type(why).__name__}: {why}"
+        return ChannelResult(False, status, _text(body or f"HTTP {status}", url, hidden))
+    except Exception as exc:  # noqa: BLE001 - the client's bug or a malformed answer is this channel's failure, never ours
+        return ChannelResult(False, None, _text(f"{type(exc).__name__}: {exc}", url, hidden))
+    return ChannelResult(True, 202, "accepted")

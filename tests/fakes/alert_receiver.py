@@ -4,6 +4,7 @@ json://) or PagerDuty's Events API v2 (``/v2/enqueue``). Records every POST; its
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -24,10 +25,11 @@ class Receiver:
     hold: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def bodies(self, path: str | None = None) -> list[Any]:
         with self.lock:
@@ -35,7 +37,8 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(status: int = 200) -> Iterator[Receiver]:
+def running_receiver(status: int = 200, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """The stand-in on a free port of 127.0.0.1; over TLS with ``tls`` (a server context: PagerDuty's client speaks https only)."""
     rec = Receiver(0, status=status)
 
     class Handler(BaseHTTPRequestHandler):
@@ -51,7 +54,10 @@ def running_receiver(status: int = 200) -> Iterator[Receiver]:
             with rec.lock:
                 rec.posts.append({"path": self.path, "body": body, "at": at})
                 status = rec.status
-            answer = json.dumps({"status": "success" if status < 300 else "error", "message": "stand-in"}).encode()
+            reply: dict[str, Any] = {"status": "success" if status < 300 else "error", "message": "stand-in"}
+            if self.path.startswith("/v2/enqueue") and isinstance(body, dict):  # PagerDuty answers with the event's dedup_key
+                reply["dedup_key"] = body.get("dedup_key") or "stand-in-dedup-key"
+            answer = json.dumps(reply).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
@@ -63,6 +69,9 @@ def running_receiver(status: int = 200) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        rec.scheme = "https"
     rec.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -4,10 +4,14 @@ whose text never holds the channel URL or its key."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from integrations import alert_channels as ac
 from tests.fakes.alert_receiver import running_receiver
+from tests.hostile.rawserver import self_signed_context
 
 NOW = 1_800_000_000.0
 NOTICE: dict[str, Any] = {"key": "incident:INC-1:open", "kind": "open", "incident_id": "INC-1", "targets": ["eu", "us"], "group": "chat",
@@ -45,9 +49,20 @@ def test_apprise_json_delivers_and_a_bad_status_is_named() -> None:
     assert not ac.send_apprise("nosuchscheme://x", NOTICE).ok
 
 
-def test_pagerduty_refused_answer_keeps_the_routing_key_out() -> None:
+def test_pagerduty_refused_answer_keeps_the_routing_key_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = "ROUTINGkey0123456789abcdef"
-    got = ac.send_pagerduty(f"http://127.0.0.1:{closed_port()}/?routing_key={key}", NOTICE)
+    got = ac.send_pagerduty(f"https://127.0.0.1:{closed_port()}/?routing_key={key}", NOTICE)
     assert not got.ok and got.status is None and key not in got.text
-    assert ac.pagerduty_endpoint(f"https://events.pagerduty.com/v2/enqueue?routing_key={key}") == ("https://events.pagerduty.com/v2/enqueue", key)
-    assert ac.pagerduty_event(NOTICE | {"kind": "resolve"}, key) == {"routing_key": key, "event_action": "resolve", "dedup_key": "pathwatch-INC-1"}
+    assert "https" in ac.send_pagerduty(f"http://127.0.0.1:{closed_port()}/?routing_key={key}", NOTICE).text
+    tls = self_signed_context(tmp_path)
+    with running_receiver(status=202, tls=tls) as r:  # TLS verification stays on: a certificate nobody trusts is refused
+        untrusted = ac.send_pagerduty(f"{r.url}/?routing_key={key}", NOTICE)
+        assert not untrusted.ok and "CERTIFICATE_VERIFY_FAILED" in untrusted.text and r.bodies() == []
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # OpenSSL's own variable: the stand-in's certificate is trusted
+    assert ac.pagerduty_endpoint(f"https://events.pagerduty.com/v2/enqueue?routing_key={key}") == ("https://events.pagerduty.com", key)
+    assert ac.pagerduty_event(NOTICE | {"kind": "resolve"}) == ("resolve", {}) and ac.dedup_key(NOTICE) == "pathwatch-INC-1"
+    with running_receiver(status=400, tls=tls) as r:  # PagerDuty's client, one attempt: the answer's status and text, never the key
+        bad = ac.send_pagerduty(f"{r.url}/?routing_key={key}", NOTICE)
+        assert not bad.ok and bad.status == 400 and "error" in bad.text and key not in bad.text and len(r.bodies()) == 1
+        r.status = 503
+        assert ac.send_pagerduty(f"{r.url}/?routing_key={key}", NOTICE).status == 503 and len(r.bodies()) == 2, "no retry of its own"

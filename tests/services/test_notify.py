@@ -26,6 +26,7 @@ from store import deliveries
 from store.sqlite import Store, open_store
 from tests.conftest import poll
 from tests.fakes.alert_receiver import Receiver, running_receiver
+from tests.hostile.rawserver import self_signed_context
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTING_KEY = "R0UT1NGKEYabcdef0123456789"
@@ -111,12 +112,14 @@ def test_a_process_killed_mid_send_leaves_a_lease_that_expires_and_the_row_is_se
     assert {b["message"].rsplit("key: ", 1)[1] for b in receiver.bodies()} == {"incident:INC-0001:open"}
 
 
-def test_pagerduty_trigger_and_resolve_share_a_dedup_key_and_the_routing_key_stays_out_of_the_ledger(db_path: Path, receiver: Receiver) -> None:
+def test_pagerduty_trigger_and_resolve_share_a_dedup_key_and_the_routing_key_stays_out_of_the_ledger(
+        db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     now = time.time()
-    receiver.status = 202
     cfg = settings(ChannelConfig("pd", "pagerduty", url_env="PD_URL"))
-    env = {"PD_URL": f"{receiver.url}/?routing_key={ROUTING_KEY}"}
-    with open_db(db_path, now) as s:
+    tls = self_signed_context(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # the stand-in's certificate, trusted the way OpenSSL is told
+    with running_receiver(status=202, tls=tls) as receiver, open_db(db_path, now) as s:
+        env = {"PD_URL": f"{receiver.url}/?routing_key={ROUTING_KEY}"}
         assert notify.notify_due(s, cfg, now=now, environ=env).sent == 1
         save_incidents(s, [incident(now - 60, now - 1)], now=now)
         assert notify.notify_due(s, cfg, now=now + 1, environ=env).sent == 1
