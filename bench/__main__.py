@@ -16,7 +16,9 @@ HEAVY = {"PATHWATCH_RELIABILITY_KILLS": "500", "PATHWATCH_RELIABILITY_EXAMPLES":
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("name", choices=(*BENCHES, "all", "build", "reliability"), help="which benchmark (build: only build the 1M-run store)")
+    p.add_argument("name", choices=(*BENCHES, "all", "build", "reliability", "cron-ab"),
+                   help="which benchmark (build: only build the 1M-run store; cron-ab: this checkout's cron run against --base's)")
+    p.add_argument("--base", metavar="DIR", help="cron-ab: a checkout of the revision to compare with (git worktree add DIR REV)")
     p.add_argument("--runs", type=int, default=1_000_000, help="store size for analysis/build (default 1,000,000)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not for RESULTS.md)")
     args = p.parse_args(argv)
@@ -28,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
 
             env = {**os.environ, **HEAVY}
             return subprocess.call([sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider", "-o", "timeout=3600"], env=env)
+        if name == "cron-ab":
+            from pathlib import Path
+
+            from bench.cron_ab import run as cron_ab
+
+            if not args.base or not (Path(args.base) / "probes").is_dir():
+                p.error("cron-ab needs --base DIR, a checkout of another revision (git worktree add DIR REV)")
+            cron_ab(Path(args.base), repeat=5 if args.quick else 30)
+            return 0
         if name == "build":
             from bench.bigstore import ensure_store
 

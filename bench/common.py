@@ -80,10 +80,10 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def measure(cmd: list[str], env: dict[str, str], capture: bool = False) -> dict[str, Any]:
+def measure(cmd: list[str], env: dict[str, str], capture: bool = False, cwd: Path = ROOT) -> dict[str, Any]:
     """Wall time, CPU seconds, peak RSS, exit code and output of one child process (from wait4 in a small launcher)."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as usage:
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _LAUNCHER, usage.name, *cmd], cwd=ROOT, env=env,
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _LAUNCHER, usage.name, *cmd], cwd=cwd, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL, text=True, check=False)
         result: dict[str, Any] = json.loads(usage.read())
     result["output"] = proc.stdout
