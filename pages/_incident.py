@@ -8,9 +8,8 @@ from typing import Any
 import streamlit as st
 
 from analysis import incidents
-from analysis.traces import trace_url
 from pages import _data as data
-from pages._format import code, codes, link, log_signatures, log_text, md, trace_link
+from pages._format import code, codes, link, log_signatures, log_text, md
 from probes.errors import PathwatchError
 
 #: Server errors are looked for from this long before the incident to this long after it.
@@ -39,23 +38,6 @@ def server_errors_section(inc: dict[str, Any], now: float) -> None:
         st.markdown(f"- **{g['count']}** × {code(g['signature'])} ({codes(g['revisions'])})")
     if logs:
         st.code(log_text(logs[0]["entry"]), language=None)
-    evidence_traces(inc)
-
-
-#: Evidence runs whose traces are listed.
-MAX_TRACES = 5
-
-
-def evidence_traces(inc: dict[str, Any]) -> None:
-    """The traces of the incident's evidence runs: the backend's own spans hang under them in the tracing UI."""
-    template = data.settings().otel.trace_url
-    lines = []
-    for run_id in (inc.get("evidence_runs") or [])[:MAX_TRACES]:
-        run = data.run_detail(str(run_id))
-        if run is not None and run.trace_id:
-            lines.append(f"- run {code(run_id)}: trace {trace_link(trace_url(template, run.trace_id), run.trace_id)}")
-    if lines:
-        st.markdown("Traces of the evidence runs (the server's spans sit under them):\n" + "\n".join(lines))
 
 
 def github_section(inc_id: str, now: float) -> None:

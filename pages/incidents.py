@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from analysis import deploys, impact, incidents, signatures
+from analysis.traces import trace_url
 from pages import _data as data
 from pages import _format as fmt
 from pages._five_whys import five_whys_section
@@ -63,8 +64,11 @@ if f is not None:
     sigs = signatures.group_failures(during)
     for s in sigs[:3]:
         st.markdown(f"- {fmt.md(signatures.sentence(s))}")
+    template = data.settings().otel.trace_url
     for run_id in inc.get("evidence_runs") or []:
-        st.markdown(f"- run [{fmt.code(run_id)}](./runs?run={quote(str(run_id), safe='')})")
+        run = data.run_detail(str(run_id))  # its trace: the backend's own spans hang under it in the tracing UI
+        traced = f" · trace {fmt.trace_link(trace_url(template, run.trace_id), run.trace_id)}" if run is not None and run.trace_id else ""
+        st.markdown(f"- run [{fmt.code(run_id)}](./runs?run={quote(str(run_id), safe='')}){traced}")
     checks = [v for v in deploys.fix_validations(df) if v.verdict != "insufficient_data"]
     for v in checks:
         st.markdown(f"- deploy {fmt.code(v.from_revision)} → {fmt.code(v.to_revision)}: **{v.verdict}** ({fmt.md(v.reason)})")

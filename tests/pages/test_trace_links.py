@@ -61,9 +61,9 @@ def test_the_run_detail_links_its_trace(traced_db: Path, tmp_path: Path, monkeyp
 def test_the_incident_lists_its_evidence_runs_traces(traced_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(app_test(traced_db, monkeypatch, PATHWATCH_SETTINGS=_settings(tmp_path)), "pages/incidents.py")
     assert not at.exception
-    block = next(m.value for m in at.markdown if m.value.startswith("Traces of the evidence runs"))
-    assert any(f"({_url(i)})" in block for i in range(2, 8))
-    assert _url(0) not in block  # a healthy run is no evidence
+    evidence = [m.value for m in at.markdown if m.value.startswith("- run [") and " · trace " in m.value]
+    assert evidence and all(any(f"({_url(i)})" in line for i in range(2, 8)) for line in evidence), evidence
+    assert not any(_url(0) in line for line in evidence)  # a healthy run is no evidence
 
 
 def test_a_failure_signature_links_an_example_trace(traced_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
