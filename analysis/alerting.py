@@ -22,6 +22,9 @@ CHANNEL_KINDS = ("alertmanager", "apprise", "pagerduty")
 #: Notice kinds, in the order an incident lives them; ``no_data`` / ``data_back`` are about a target, ``test`` about a channel.
 NOTICE_KINDS = ("open", "escalate", "remind", "resolve", "no_data", "data_back", "test")
 
+#: A ``data_back`` notice's key is its ``no_data`` notice's key plus this.
+BACK_SUFFIX = ":back"
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_CHANNELS = 32
@@ -86,6 +89,15 @@ class Notice:
     ends_at: float | None = None
     #: The dashboard page of the incident ("" when ``[dashboard] public_url`` is not set).
     url: str = ""
+    #: The incident's whole failure mode (``server_error/agent_thinking/1011``): what an escalation compares, since the
+    #: summary sentence also counts the failures and so changes with every failed run.
+    mode: str = ""
+
+    @property
+    def thread(self) -> str:
+        """What this notice continues, so a channel hears them in order: its incident, or a target's stop of data
+        (``no_data:<target>:<since>``, which its ``data_back`` closes)."""
+        return f"incident:{self.incident_id}" if self.incident_id else self.key.removesuffix(BACK_SUFFIX)
 
     def to_doc(self) -> dict[str, Any]:
         """The notice as JSON types (the outbox keeps it so a retry sends exactly what was planned)."""
@@ -213,7 +225,8 @@ def _notice(inc: Incident, kind: str, key: str, *, severity: str, impact: str, p
             groups: Mapping[str, str] = {}) -> Notice:  # noqa: B006 - read only
     return Notice(key=key, kind=kind, incident_id=inc.id, targets=tuple(sorted(inc.targets)), group=_group(inc, groups),
                   severity=severity, outcome=(inc.failure_mode or "unknown").split("/")[0], summary=inc.headline, impact=impact,
-                  starts_at=inc.start_ts, ends_at=inc.end_ts if kind == "resolve" else None, url=incident_url(public_url, inc.id))
+                  starts_at=inc.start_ts, ends_at=inc.end_ts if kind == "resolve" else None, url=incident_url(public_url, inc.id),
+                  mode=inc.failure_mode or "")
 
 
 def _group(inc: Incident, groups: Mapping[str, str] = {}) -> str:  # noqa: B006 - read only
@@ -222,8 +235,9 @@ def _group(inc: Incident, groups: Mapping[str, str] = {}) -> str:  # noqa: B006 
 
 
 def _escalated(inc: Incident, last: Notice) -> bool:
-    """A new signature, or a target the last notice did not name (a target recovering is no escalation)."""
-    return inc.headline != last.summary or bool(set(inc.targets) - set(last.targets))
+    """A new failure mode (a new signature), or a target the last notice did not name. A target recovering is no
+    escalation, and neither is one more failed run (the summary sentence counts them: it is never compared)."""
+    return (inc.failure_mode or "") != last.mode or bool(set(inc.targets) - set(last.targets))
 
 
 def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: float, settings: AlertingSettings,

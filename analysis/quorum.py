@@ -28,15 +28,19 @@ def held(incidents: Sequence[Incident], members: Mapping[str, Sequence[str]], gr
          *, locations: Mapping[str, str] | None = None) -> dict[str, str]:
     """Incident id -> why it does not page: in no group it touches do at least :func:`needed` locations fail.
 
-    An incident naming no target (declared by hand) is never held; nor is one on a group whose quorum is met."""
+    A location counts as failing when it fails in this incident or in another one at the same time (eu crashing while
+    us times out is the whole group down, though detection files them as two failure modes). An incident naming no
+    target (declared by hand) is never held; nor is one on a group whose quorum is met."""
     where = locations or {}
     out: dict[str, str] = {}
     for inc in incidents:
         if not inc.targets:
             continue
+        meanwhile = {t for other in incidents if not other.superseded and _overlap(inc, other) for t in other.targets}
         by_group: dict[str, list[str]] = {}
-        for t in inc.targets:
-            by_group.setdefault(groups.get(t, t), []).append(t)
+        for t in sorted(set(inc.targets) | meanwhile):
+            if groups.get(t, t) in {groups.get(x, x) for x in inc.targets}:
+                by_group.setdefault(groups.get(t, t), []).append(t)
         reasons = []
         for g, failing in sorted(by_group.items()):
             size = len(set(members.get(g, ())) | set(failing))
@@ -51,3 +55,8 @@ def held(incidents: Sequence[Incident], members: Mapping[str, Sequence[str]], gr
         if reasons:
             out[inc.id] = "; ".join(reasons)
     return out
+
+
+def _overlap(a: Incident, b: Incident) -> bool:
+    """Whether two incidents were open at the same time (an open one runs until now)."""
+    return a.start_ts < (b.end_ts if b.end_ts is not None else float("inf")) and b.start_ts < (a.end_ts if a.end_ts is not None else float("inf"))

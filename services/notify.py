@@ -176,7 +176,7 @@ def notify_due(store: Store, settings: Settings, *, now: float, environ: Mapping
     if told:  # the impact is measured only for incidents that get a notice now
         due = plan_notices(incidents, sent, impact=_impacts(store, settings, [i for i in incidents if i.id in told], now=now), **kw)
     result.planned = len(due)
-    rows = [(n.key, ch.name, n.kind, n.incident_id, n.to_doc(),
+    rows = [(n.key, ch.name, n.kind, n.incident_id, n.thread, n.to_doc(),
              "skipped" if ch.kind == "alertmanager" and n.kind in ("escalate", "remind") else "pending") for n in due for ch in chans]
     result.enqueued = deliveries.enqueue(store, rows, now=now)
     start = time.monotonic()

@@ -133,12 +133,14 @@ def target_locations(store: Store) -> dict[str, str]:
 # ---------------------------------------------------------------- what the pages and the notifier ask
 
 def muted_incidents(store: Store, incidents: Sequence[Incident], *, now: float) -> dict[str, str]:
-    """Incident id -> why it is silent now (``analysis.silences.muting`` over the active silences and target groups)."""
-    active = active_silences(store, now=now)
-    if not active:
+    """Incident id -> why it is silent (``analysis.silences.muting``): an open incident under a silence active now, an
+    ended one under a silence that was active when it ended (so it stays quiet after the maintenance window)."""
+    since = min([i.end_ts for i in incidents if i.end_ts is not None and i.end_ts < now] + [now])
+    silences = [s for s in _silences(stored.list_silences(store, ending_after=since)) if s.starts_ts <= now]
+    if not silences:
         return {}
     groups, _ = target_groups(store, now=now)
-    return muting(incidents, active, groups, now=now)
+    return muting(incidents, silences, groups, now=now)
 
 
 def held_incidents(store: Store, incidents: Sequence[Incident], quorum: int | None, *, now: float) -> dict[str, str]:

@@ -37,17 +37,18 @@ def _row(r: tuple[Any, ...]) -> dict[str, Any]:
     return d
 
 
-def enqueue(store: Store, rows: list[tuple[str, str, str, str | None, dict[str, Any], str]], *, now: float) -> int:
-    """Add (key, channel, kind, incident id, notice document, state) rows in one transaction, skipping any (key, channel)
-    already there; returns how many were new. ``state`` is ``pending`` or ``skipped``."""
+def enqueue(store: Store, rows: list[tuple[str, str, str, str | None, str, dict[str, Any], str]], *, now: float) -> int:
+    """Add (key, channel, kind, incident id, thread, notice document, state) rows in one transaction, skipping any (key,
+    channel) already there; returns how many were new. ``state`` is ``pending`` or ``skipped``; ``thread`` names what
+    the notice continues (its incident, a target's stop), so a channel hears a thread's notices in order."""
     if not rows:
         return 0
     with store.write("enqueue notices") as conn:
         before = conn.total_changes
         conn.executemany(
-            "INSERT OR IGNORE INTO deliveries (notice_key, channel, kind, incident_id, notice_json, state, created_ts, next_ts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(k, c, kind, inc, json.dumps(doc, sort_keys=True), state, now, now) for k, c, kind, inc, doc, state in rows])
+            "INSERT OR IGNORE INTO deliveries (notice_key, channel, kind, incident_id, thread, notice_json, state, created_ts, next_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(k, c, kind, inc, thread, json.dumps(doc, sort_keys=True), state, now, now) for k, c, kind, inc, thread, doc, state in rows])
         return conn.total_changes - before
 
 
@@ -57,15 +58,19 @@ def claim(store: Store, owner: str, *, now: float, lease_s: float, channels: tup
     None when nothing is due. A pass passes its start as ``due_by``, so a row that failed during it waits for the next.
 
     One atomic UPDATE: only rows pending or failed, due, and not leased (or whose lease expired) qualify, so two
-    processes never hold the same row; the claim counts as an attempt (a process that dies mid-send used one)."""
+    processes never hold the same row; the claim counts as an attempt (a process that dies mid-send used one).
+    In order per thread: a row waits while an older row of its channel and thread is still to be sent (a resolve never
+    overtakes an open that is waiting out its backoff; PagerDuty would drop the resolve and keep the late trigger)."""
     if not channels:
         return None
     marks = ", ".join("?" * len(channels))
     with store.write("claim a delivery") as conn:
         got = conn.execute(
             f"UPDATE deliveries SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, last_ts = ? WHERE id = ("
-            f"SELECT id FROM deliveries WHERE state IN ('pending', 'failed') AND next_ts <= ? AND channel IN ({marks}) "
-            f"AND (lease_until IS NULL OR lease_until <= ?) ORDER BY created_ts, id LIMIT 1) RETURNING id",
+            f"SELECT id FROM deliveries AS d WHERE state IN ('pending', 'failed') AND next_ts <= ? AND channel IN ({marks}) "
+            f"AND (lease_until IS NULL OR lease_until <= ?) AND NOT EXISTS (SELECT 1 FROM deliveries AS e WHERE e.channel = d.channel "
+            f"AND e.thread = d.thread AND e.thread <> '' AND e.id < d.id AND e.state IN ('pending', 'failed')) "
+            f"ORDER BY created_ts, id LIMIT 1) RETURNING id",
             (owner, now + lease_s, now, now if due_by is None else due_by, *channels, now)).fetchone()
         if got is None:
             return None

@@ -176,6 +176,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         channel TEXT NOT NULL,
         kind TEXT NOT NULL,
         incident_id TEXT,
+        thread TEXT NOT NULL DEFAULT '',
         notice_json TEXT NOT NULL,
         state TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
@@ -191,6 +192,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     );
     CREATE INDEX deliveries_due ON deliveries(state, next_ts);
     CREATE INDEX deliveries_by_incident ON deliveries(incident_id);
+    CREATE INDEX deliveries_by_thread ON deliveries(channel, thread, id);
     CREATE INDEX deliveries_by_time ON deliveries(created_ts);
     """,
     # 9: silences (maintenance windows) on a target or a target group, with who added and who expired them; never deleted

@@ -12,8 +12,8 @@ S = AlertingSettings(reminder_s=3600.0)
 
 
 def inc(end: float | None = None, *, targets: tuple[str, ...] = ("eu",), signature: str = "server_error 1011 in agent_thinking",
-        superseded: bool = False) -> Incident:
-    return Incident(id="INC-1", start_ts=T0, end_ts=end, targets=targets, revisions=("r1",), failure_mode="server_error/agent_thinking/1011",
+        superseded: bool = False, mode: str = "server_error/agent_thinking/1011") -> Incident:
+    return Incident(id="INC-1", start_ts=T0, end_ts=end, targets=targets, revisions=("r1",), failure_mode=mode,
                     signature=signature, failed_runs=3, total_runs=3, evidence_runs=("a",), superseded=superseded)
 
 
@@ -51,8 +51,12 @@ def test_escalation_on_a_new_signature_or_target_not_on_a_recovered_target() -> 
     assert plan([inc(targets=("eu",))], ledger(o), now=T0 + 5) == []  # one target recovered: no news
     e1 = plan([inc(targets=("eu", "us", "asia"))], ledger(o), now=T0 + 5)
     assert [n.key for n in e1] == ["incident:INC-1:escalate:1"] and e1[0].targets == ("asia", "eu", "us")
-    e2 = plan([inc(targets=("eu", "us", "asia"), signature="event_timeout waiting for agent_started")], ledger(o, *e1), now=T0 + 6)
-    assert [n.key for n in e2] == ["incident:INC-1:escalate:2"]
+    # One more failed run changes the sentence ("; 5 of 5 failures since r1"), not the failure: no news, pass after pass.
+    more = inc(targets=("eu", "us", "asia"), signature="server_error 1011 in agent_thinking; 9 of 9 failures since r1")
+    assert plan([more], ledger(o, *e1), now=T0 + 6) == []
+    e2 = plan([inc(targets=("eu", "us", "asia"), signature="event_timeout waiting for agent_started", mode="event_timeout/agent_started/")],
+              ledger(o, *e1), now=T0 + 6)
+    assert [n.key for n in e2] == ["incident:INC-1:escalate:2"] and e2[0].mode == "event_timeout/agent_started/"
 
 
 def test_an_incident_that_opened_and_closed_between_passes_gets_open_then_resolve() -> None:

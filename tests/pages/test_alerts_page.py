@@ -26,8 +26,8 @@ def test_alerting_page_shows_channels_failures_and_the_ledger(tmp_path: Path, mo
         runs = load_fixture()  # the recorded crash story (no live recording: keeps the test quick)
         s.save_runs(runs)
         save_incidents(s, incidents.detect(from_runs(runs)), now=now)
-        deliveries.enqueue(s, [("incident:INC-1:open", "slack", "open", "INC-1", {"key": "incident:INC-1:open"}, "pending"),
-                               ("incident:INC-1:open", "am", "open", "INC-1", {"key": "incident:INC-1:open"}, "pending")], now=now)
+        deliveries.enqueue(s, [("incident:INC-1:open", "slack", "open", "INC-1", "incident:INC-1", {"key": "incident:INC-1:open"}, "pending"),
+                               ("incident:INC-1:open", "am", "open", "INC-1", "incident:INC-1", {"key": "incident:INC-1:open"}, "pending")], now=now)
         for _ in range(3):
             r = deliveries.claim(s, "t", now=now + 10_000, lease_s=60, channels=("slack",))
             assert r is not None

@@ -128,14 +128,19 @@ def test_muted_and_held_incidents_from_the_store(db_path: Path) -> None:
     both = Incident("INC-2", NOW - 600, None, ("gp-eu", "gp-us"), (), "server_error", "sig", 3, 3, ())
     with open_store(db_path) as s:
         s.save_runs(runs)
-        assert svc.held_incidents(s, [alone, both], None, now=NOW) == {
+        assert svc.held_incidents(s, [alone], None, now=NOW) == {
             "INC-eu": "only eu-1 of gp's 3 locations is failing (quorum 2): that location's problem; not paged"}
+        assert svc.held_incidents(s, [alone, both], None, now=NOW) == {}, "us fails at the same time: the group is down"
         assert svc.muted_incidents(s, [alone, both], now=NOW) == {}
         svc.add_silence(s, target=None, group="gp", until_ts=NOW + 600, reason="region move", author="a", now=NOW - 1)
         muted = svc.muted_incidents(s, [alone, both], now=NOW)
         assert set(muted) == {"INC-eu", "INC-2"} and all(m.startswith("silenced by S1 until ") and m.endswith("(region move)")
                                                          for m in muted.values())
         assert svc.muted_incidents(s, [alone], now=NOW + 601) == {}
+        # An incident that began and ended inside the window stays quiet after it; one that outlived it does not.
+        inside = Incident("INC-in", NOW - 300, NOW + 300, ("gp-eu",), (), "server_error", "sig", 3, 3, ())
+        outlived = Incident("INC-out", NOW - 300, NOW + 900, ("gp-eu",), (), "server_error", "sig", 3, 3, ())
+        assert list(svc.muted_incidents(s, [inside, outlived], now=NOW + 1800)) == ["INC-in"]
 
 
 def test_policy_inputs_give_the_planner_muted_held_and_no_data(db_path: Path) -> None:

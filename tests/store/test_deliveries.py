@@ -13,8 +13,8 @@ from store.sqlite import open_store
 NOW = 1_800_000_000.0
 
 
-def row(key: str = "incident:INC-1:open", channel: str = "am") -> tuple[str, str, str, str | None, dict[str, object], str]:
-    return (key, channel, "open", "INC-1", {"key": key, "kind": "open"}, "pending")
+def row(key: str = "incident:INC-1:open", channel: str = "am") -> tuple[str, str, str, str | None, str, dict[str, object], str]:
+    return (key, channel, key.split(":")[2], "INC-1", "incident:INC-1", {"key": key, "kind": key.split(":")[2]}, "pending")
 
 
 def test_enqueue_is_once_per_key_and_channel_across_concurrent_writers(db_path: Path) -> None:
@@ -81,3 +81,21 @@ def test_a_failure_waits_for_its_next_attempt_then_dead_is_final(db_path: Path) 
         deliveries.record(s, r["id"], "a", ok=False, status=500, response="500", now=NOW + 61, next_ts=None, dead=True)
         assert deliveries.claim(s, "a", now=NOW + 10_000, lease_s=60, channels=("am",)) is None
         assert deliveries.failures(s) == [{"channel": "am", "failed": 0, "dead": 1, "last_ts": NOW + 61, "last_status": 500, "last_response": "500"}]
+
+
+def test_a_thread_is_sent_in_order_a_resolve_never_overtakes_its_open(db_path: Path) -> None:
+    with open_store(db_path) as s:
+        deliveries.enqueue(s, [row()], now=NOW)
+        r = deliveries.claim(s, "a", now=NOW, lease_s=60, channels=("am",))
+        assert r is not None
+        deliveries.record(s, r["id"], "a", ok=False, status=500, response="", now=NOW, next_ts=NOW + 600, dead=False)
+        deliveries.enqueue(s, [row("incident:INC-1:resolve"), (*row("incident:INC-2:open")[:3], "INC-2", "incident:INC-2",
+                                                                 {"key": "incident:INC-2:open"}, "pending")], now=NOW + 1)
+        other = deliveries.claim(s, "a", now=NOW + 2, lease_s=60, channels=("am",))
+        assert other is not None and other["notice_key"] == "incident:INC-2:open", "another thread is not held up"
+        assert deliveries.claim(s, "a", now=NOW + 2, lease_s=60, channels=("am",)) is None, "the resolve waits for its open"
+        first = deliveries.claim(s, "a", now=NOW + 600, lease_s=60, channels=("am",))
+        assert first is not None and first["notice_key"] == "incident:INC-1:open"
+        deliveries.record(s, first["id"], "a", ok=True, status=200, response="", now=NOW + 600, next_ts=None, dead=False)
+        then = deliveries.claim(s, "a", now=NOW + 601, lease_s=60, channels=("am",))
+        assert then is not None and then["notice_key"] == "incident:INC-1:resolve"
