@@ -19,8 +19,8 @@ from analysis.report import ReportConfig
 from probes.errors import ConfigError
 from probes.redact import known_secrets, redact, redact_data
 from probes.timeutil import compact, iso
+from store import deliveries, kv
 from store import incidents as store_incidents
-from store import kv
 from store.errors import StoreError
 from store.sqlite import Store
 
@@ -118,9 +118,11 @@ def detect_incidents(store: Store, config: ReportConfig, *, now: float, full_chu
 def _retire_superseded(store: Store, stored: list[Incident], found: list[Incident], since: float | None,
                        until: float | None) -> tuple[list[Incident], int]:
     """Stored detected incidents in [since, until) that this pass no longer finds: unannotated ones are removed (their
-    count is returned); one with five whys or a GitHub link is kept, closed and marked superseded (returned for saving)."""
+    count is returned); one with five whys, a GitHub link or an alert notice is kept, closed and marked superseded
+    (returned for saving), so its page is resolved rather than left open."""
     gone = incidents.no_longer_found(stored, found, since, until)
-    keep = [s for s in gone if store_incidents.load_five_whys(store, s.id) or kv.get(store, link_key(s.id))]
+    told = deliveries.incidents_told(store, tuple(s.id for s in gone)) if gone else set()
+    keep = [s for s in gone if s.id in told or store_incidents.load_five_whys(store, s.id) or kv.get(store, link_key(s.id))]
     kept = {s.id for s in keep}
     removed = store_incidents.delete_detected(store, [s.id for s in gone if s.id not in kept])
     return [incidents.retire(s) for s in keep if not s.superseded], removed

@@ -114,6 +114,17 @@ def notices(store: Store, incident_ids: tuple[str, ...] = (), *, since_ts: float
     return list(out.values())
 
 
+def incidents_told(store: Store, incident_ids: tuple[str, ...]) -> set[str]:
+    """Which of ``incident_ids`` have a notice in the outbox (sent or on its way): people were told, so a later
+    detection that no longer finds one must close it (and resolve the page), never just remove it."""
+    found: set[str] = set()
+    for i in range(0, len(incident_ids), 500):
+        part = incident_ids[i:i + 500]
+        found |= {r[0] for r in store.read_rows("deliveries", f"SELECT DISTINCT incident_id FROM deliveries WHERE kind <> 'test' AND "
+                                                             f"incident_id IN ({', '.join('?' * len(part))})", tuple(part))}
+    return found
+
+
 def latest(store: Store, limit: int = 200) -> list[dict[str, Any]]:
     """The newest ledger rows, newest first (the Alerting page)."""
     return [_row(r) for r in store.read_rows("deliveries", f"{_SELECT} ORDER BY created_ts DESC, id DESC LIMIT ?", (limit,))]

@@ -15,6 +15,7 @@ from analysis import five_whys, incidents
 from analysis.frame import from_runs
 from analysis.slo import SLOConfig
 from probes.record import ProbeRun
+from store import deliveries
 from store import incidents as store_incidents
 from store.sqlite import open_store
 
@@ -115,7 +116,7 @@ def test_a_full_pass_in_chunks_stores_what_one_pass_finds(tmp_path: Path) -> Non
 
 def test_an_alert_incident_that_a_later_streak_covers_is_not_left_open(tmp_path: Path) -> None:
     """Detected while only the alert saw it, then covered by a streak of another failure: no stale open incident stays,
-    unless a person annotated it (then it is kept, closed and marked superseded)."""
+    unless a person annotated it or was paged about it (then it is kept, closed and marked superseded)."""
     now = time.time()
     start = now - 3 * 3600
 
@@ -130,7 +131,7 @@ def test_an_alert_incident_that_a_later_streak_covers_is_not_left_open(tmp_path:
     cut = now - 35 * 60
     whole = incidents.detect(from_runs(runs), slo=SLOConfig())
     assert [i.failure_mode for i in whole] == ["event_timeout/agent_started/-"]
-    for annotate in (False, True):
+    for annotate in (False, "five whys", "paged"):
         db = tmp_path / f"stale-{annotate}.db"
         with open_store(db) as s:
             s.save_runs([r for r in runs if from_runs([r])["started_ts"].iloc[0] < cut])
@@ -138,8 +139,11 @@ def test_an_alert_incident_that_a_later_streak_covers_is_not_left_open(tmp_path:
         with open_store(db) as s:
             (early,) = store_incidents.list_incidents(s)
             assert early["status"] == "open" and early["failure_mode"] == "server_error/agent_thinking/1011"
-            if annotate:
+            if annotate == "five whys":
                 store_incidents.save_five_whys(s, early["id"], five_whys.FiveWhys(early["id"]).to_dict(), "alice", "2026-11-25T00:00:00Z", "x")
+            if annotate == "paged":  # people were told: the incident must be closed (its page resolved), not removed
+                key = f"incident:{early['id']}:open"
+                deliveries.enqueue(s, [(key, "slack", "open", early["id"], f"incident:{early['id']}", {"key": key}, "pending")], now=now)
             s.save_runs(runs)
         _detect_cli(db)
         with open_store(db) as s:
