@@ -103,6 +103,7 @@ class Notice:
         """The notice as JSON types (the outbox keeps it so a retry sends exactly what was planned)."""
         d = asdict(self)
         d["targets"] = list(self.targets)
+        d["thread"] = self.thread  # for the channels (plain data): PagerDuty's dedup_key
         return d
 
     @classmethod

@@ -8,12 +8,12 @@ SLO and impact never count the gap as good time (there are no runs in it), and a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import numpy as np
 
-from analysis.alerting import Notice
+from analysis.alerting import BACK_SUFFIX, Notice
 from probes.timeutil import human_utc
 
 #: Recent runs whose gaps give a target's interval.
@@ -82,4 +82,17 @@ def no_data_notices(stale: Sequence[NoData], groups: Mapping[str, str], public_u
             starts_at=nd.since_ts,
             url=f"{public_url.rstrip('/')}/overview?target={quote(nd.target, safe='')}" if public_url else "",
         ))
+    return out
+
+
+def data_back_notices(told: Sequence[Notice], last_seen: Mapping[str, float]) -> list[Notice]:
+    """For each no-data notice already told whose target has run again since, the notice that closes it (``data_back``,
+    keyed by the no-data key plus ``:back``, with its labels, so Alertmanager resolves that alert and PagerDuty that
+    incident); sent once, like any notice."""
+    out = []
+    for n in told:
+        back = last_seen.get(n.targets[0]) if n.kind == "no_data" and n.targets else None
+        if back is not None and back > n.starts_at:
+            out.append(replace(n, key=n.key + BACK_SUFFIX, kind="data_back", ends_at=back,
+                               summary=f"Runs from {n.targets[0]} arrive again since {human_utc(back)} (none from {human_utc(n.starts_at)})"))
     return out

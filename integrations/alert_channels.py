@@ -88,9 +88,9 @@ def alertmanager_alert(notice: Mapping[str, Any], *, now: float, firing_ttl_s: f
     kind = str(notice["kind"])
     labels = {"alertname": ALERTNAMES.get(kind, DEFAULT_ALERTNAME), "target": ",".join(notice.get("targets") or ()) or "all",
               "group": str(notice.get("group") or "all")}
+    labels |= {"severity": str(notice.get("severity") or "page"), "outcome": str(notice.get("outcome") or "unknown")}
     if kind not in ("no_data", "data_back"):
-        labels |= {"severity": str(notice.get("severity") or "page"), "outcome": str(notice.get("outcome") or "unknown"),
-                   "incident": str(notice.get("incident_id") or notice["key"])}
+        labels["incident"] = str(notice.get("incident_id") or notice["key"])
     summary, impact = str(notice.get("summary") or ""), str(notice.get("impact") or "")
     description = f"{'TEST from Pathwatch: ' if kind == 'test' else ''}{summary}" + (f" {impact}" if impact else "")
     ends = notice.get("ends_at")
@@ -179,10 +179,11 @@ def pagerduty_endpoint(url: str) -> tuple[str, str]:
 
 
 def dedup_key(notice: Mapping[str, Any]) -> str:
-    """One per incident (or per target without data), so trigger, re-triggers and resolve pair up."""
+    """One per incident, or per stop of a target's data (its no-data notice and the data-back that closes it), so a
+    trigger, its re-triggers and its resolve pair up, and a later stop of the same target is a new page."""
     if notice.get("incident_id"):
         return f"pathwatch-{notice['incident_id']}"
-    return f"pathwatch-{notice['kind'].replace('data_back', 'no_data')}-{','.join(notice.get('targets') or ())}"[:255]
+    return f"pathwatch-{notice.get('thread') or notice['key']}"[:255]
 
 
 def pagerduty_event(notice: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -230,7 +230,7 @@ def _refresh_alertmanagers(store: Store, chans: list[Channel], incidents: Sequen
                      if r["kind"] == "resolve"}
         firing = [r["notice"] for r in rows if r["kind"] == "open" and r["incident_id"] in still_open and r["incident_id"] not in resolves]
         firing += [r["notice"] for r in rows if r["kind"] == "no_data" and r["notice_key"] in current]
-        recent = [r["notice"] for r in rows if r["kind"] == "resolve" and (r["sent_ts"] or 0) >= now - RESOLVE_REPEAT_S]
+        recent = [r["notice"] for r in rows if r["kind"] in ("resolve", "data_back") and (r["sent_ts"] or 0) >= now - RESOLVE_REPEAT_S]
         if firing or recent:
             got = post_alertmanager(ch.url, firing + recent, now=now, firing_ttl_s=firing_ttl(settings), secrets=secrets)
             total += len(firing) + len(recent) if got.ok else 0

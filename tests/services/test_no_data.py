@@ -28,3 +28,20 @@ def test_the_target_whose_probe_stopped_is_stale_and_gets_one_notice(db_path: Pa
         assert no_data.notices(s, AlertingSettings(), "", now=NOW + 60) == [notice], "the same stop, the same key"
         assert no_data.stale(s, AlertingSettings(no_data_after=1000), now=NOW) == []
         assert no_data.stale(s, AlertingSettings(), now=NOW + 8 * 86400) == [], "a target silent for over a week was retired: no news"
+
+
+
+def test_a_told_stop_is_closed_once_runs_arrive_again(db_path: Path) -> None:
+    from store import deliveries
+
+    runs = [replace(make_run(i, target="gp-eu", started_at=iso(NOW - 3000 + 30 * i)), tags={"group": "gp"}) for i in range(10)]
+    with open_store(db_path) as s:
+        s.save_runs(runs)
+        [stop] = no_data.notices(s, AlertingSettings(), "", now=NOW)
+        assert no_data.notices(s, AlertingSettings(), "", now=NOW) == [stop], "nothing to close before it was told"
+        deliveries.enqueue(s, [(stop.key, "pd", stop.kind, None, stop.thread, stop.to_doc(), "pending")], now=NOW)
+        s.save_runs([replace(make_run(50, target="gp-eu", started_at=iso(NOW + 10)), tags={"group": "gp"})])
+        [back] = no_data.notices(s, AlertingSettings(), "", now=NOW + 20)
+        assert (back.key, back.kind, back.thread, back.targets, back.ends_at) == (stop.key + ":back", "data_back", stop.key, ("gp-eu",), NOW + 10)
+        assert back.severity == stop.severity and back.group == stop.group, "the same labels: Alertmanager resolves that alert"
+        assert "arrive again" in back.summary
