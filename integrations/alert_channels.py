@@ -16,10 +16,7 @@ A channel's failure never raises: the result holds the status and a bounded, red
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,9 +45,12 @@ class ChannelResult:
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
-    """The parts of a channel URL that are credentials: the URL itself, its password, path and query values."""
+    """The parts of a channel URL that are credentials: the URL itself, its user info, path and query values, and for
+    an Apprise scheme its host too (``slack://TokenA/...``, ``tgram://bottoken/...`` put a token where a host would be)."""
     parts = urlsplit(url)
-    found = [url, parts.password or "", parts.path.strip("/")]
+    found = [url, parts.password or "", parts.username or "", parts.path.strip("/")]
+    if parts.scheme not in ("http", "https"):
+        found += [parts.netloc, *parts.netloc.replace("@", ":").split(":")]
     found += [v for vs in parse_qs(parts.query).values() for v in vs]
     found += [seg for seg in parts.path.split("/") if len(seg) >= 8]
     return tuple(sorted({s for s in found if len(s) >= 6}, key=len, reverse=True))
@@ -61,20 +61,19 @@ def _text(raw: str, url: str, secrets: Iterable[str]) -> str:
 
 
 def _post_json(endpoint: str, body: Any, url: str, secrets: Iterable[str], timeout_s: float) -> ChannelResult:
-    """POST JSON; any answer or failure becomes a result (the text never quotes the URL)."""
-    data = json.dumps(body).encode()
-    req = urllib.request.Request(endpoint, data=data, method="POST", headers={"Content-Type": "application/json",
-                                                                              "User-Agent": "pathwatch-alerting"})
+    """POST JSON with ``requests`` (user info in the URL becomes basic auth; TLS verified); any answer or failure
+    becomes a result (the text never quotes the URL)."""
+    import requests
+
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 - http(s) checked by the settings
-            raw = resp.read(4096).decode("utf-8", "replace")
-            return ChannelResult(200 <= resp.status < 300, resp.status, _text(raw or "ok", url, secrets))
-    except urllib.error.HTTPError as exc:
-        raw = exc.read(4096).decode("utf-8", "replace") if exc.fp else ""
-        return ChannelResult(False, exc.code, _text(f"{exc.code} {exc.reason}: {raw}", url, secrets))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return ChannelResult(False, None, _text(f"{type(exc).__name__}: {reason}", url, secrets))
+        with requests.post(endpoint, json=body, timeout=timeout_s, allow_redirects=False, stream=True,
+                           headers={"User-Agent": "pathwatch-alerting"}) as resp:
+            raw = resp.raw.read(4096, decode_content=True).decode("utf-8", "replace")  # the answer is outside text: bounded
+    except (requests.RequestException, OSError, ValueError) as exc:
+        return ChannelResult(False, None, _text(f"{type(exc).__name__}: {exc}", url, secrets))
+    if 200 <= resp.status_code < 300:
+        return ChannelResult(True, resp.status_code, _text(raw or "ok", url, secrets))
+    return ChannelResult(False, resp.status_code, _text(f"{resp.status_code} {resp.reason}: {raw}", url, secrets))
 
 
 def _rfc3339(ts: float) -> str:

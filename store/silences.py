@@ -23,7 +23,7 @@ def seq_of(silence_id: str) -> int | None:
     """The number in ``S12`` (or ``12``), or None when the text is not a silence id."""
     text = silence_id.strip()
     text = text[1:] if text[:1] in ("S", "s") else text
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def add_silence(store: Store, *, target: str | None, group: str | None, starts_ts: float, until_ts: float, reason: str,

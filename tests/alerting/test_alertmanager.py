@@ -116,6 +116,15 @@ def detect_concurrently(db: Path, env: dict[str, str], n: int = 4) -> list[dict[
     return outs
 
 
+def am_metric(am_url: str, series: str) -> float:
+    """One series of Alertmanager's /metrics (0 when absent)."""
+    with urllib.request.urlopen(f"{am_url}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def notifications(hook: Receiver, status: str) -> list[dict[str, Any]]:
     return [b for b in hook.bodies("/hook") if isinstance(b, dict) and b.get("status") == status]
 
@@ -155,8 +164,10 @@ url_env = "PW_TEST_HOOK_URL"
         assert all(o["open"] == 0 for o in outs) and sum(o["notify"]["sent"] for o in outs) == 2
         poll(lambda: notifications(hook, "resolved"), 15)
         poll(lambda: len(webhook.bodies()) >= 2, 10)
-        # Longer than Alertmanager's group interval: nothing more arrives (no re-notification from the re-POSTs).
-        time.sleep(1.2)
+        # Alertmanager's own books: no alert active any more, and exactly two webhook notifications sent (no re-notification
+        # from the re-POSTs of the firing alert, nor a second firing after the resolve).
+        poll(lambda: am_metric(am_url, 'alertmanager_alerts{state="active"}') == 0, 15)
+        assert am_metric(am_url, 'alertmanager_notifications_total{integration="webhook"}') == 2
         assert len(notifications(hook, "firing")) == 1 and len(notifications(hook, "resolved")) == 1
         titles = [b["title"] for b in webhook.bodies()]
         assert len(titles) == 2 and titles[0].startswith("[Pathwatch] OPEN: ") and titles[1].startswith("[Pathwatch] RESOLVED: ")

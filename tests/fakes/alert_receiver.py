@@ -52,7 +52,7 @@ def running_receiver(status: int = 200, tls: ssl.SSLContext | None = None) -> It
             except ValueError:
                 body = raw
             with rec.lock:
-                rec.posts.append({"path": self.path, "body": body, "at": at})
+                rec.posts.append({"path": self.path, "body": body, "at": at, "headers": dict(self.headers)})
                 status = rec.status
             reply: dict[str, Any] = {"status": "success" if status < 300 else "error", "message": "stand-in"}
             if self.path.startswith("/v2/enqueue") and isinstance(body, dict):  # PagerDuty answers with the event's dedup_key

@@ -66,3 +66,22 @@ def test_pagerduty_refused_answer_keeps_the_routing_key_out(tmp_path: Path, monk
         assert not bad.ok and bad.status == 400 and "error" in bad.text and key not in bad.text and len(r.bodies()) == 1
         r.status = 503
         assert ac.send_pagerduty(f"{r.url}/?routing_key={key}", NOTICE).status == 503 and len(r.bodies()) == 2, "no retry of its own"
+
+
+def test_an_alertmanager_url_with_user_info_is_basic_auth_and_the_password_is_never_said() -> None:
+    import base64
+
+    with running_receiver() as r:
+        got = ac.post_alertmanager(f"http://pathwatch:s3cretPassw0rd@127.0.0.1:{r.port}", [NOTICE], now=1e9, firing_ttl_s=600)
+        assert got.ok and r.posts[0]["path"] == "/api/v2/alerts"
+        assert r.posts[0]["headers"]["Authorization"] == "Basic " + base64.b64encode(b"pathwatch:s3cretPassw0rd").decode()
+        r.status = 401
+        bad = ac.post_alertmanager(f"http://pathwatch:s3cretPassw0rd@127.0.0.1:{r.port}", [NOTICE], now=1e9, firing_ttl_s=600)
+        assert not bad.ok and bad.status == 401 and "s3cretPassw0rd" not in bad.text
+
+
+def test_a_token_where_an_apprise_url_puts_its_host_is_never_said() -> None:
+    token = "123456789:AAbotTokenSecretValue"
+    said = ac._text(f"sending to {token}; bot 123456789 said no (AAbotTokenSecretValue)", f"tgram://{token}/424242", ())
+    assert "123456789" not in said and "AAbotTokenSecretValue" not in said, said
+    assert "127.0.0.1" not in ac.url_secrets("http://127.0.0.1:9093"), "an http host is an address, not a secret"

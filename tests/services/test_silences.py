@@ -99,6 +99,7 @@ def test_the_cli_adds_lists_and_expires(db_path: Path, capsys: pytest.CaptureFix
     (("add", "--target", "t", "--until", "2026-12-31T00:00:00Z", "--starts", "soon", "--reason", "r"), "--starts"),
     (("expire", "S404"), "ID"),
     (("expire", "DROP TABLE"), "ID"),
+    (("expire", "S\u00b2"), "ID"),  # a superscript two is a digit to str.isdigit, not to int()
 ])
 def test_the_cli_exits_2_naming_the_field(db_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], field: str) -> None:
     code, out, err = _cli(capsys, db_path, *args)
