@@ -95,8 +95,10 @@ def running_sandbox(
     secret: str = TEST_SECRET,
     dialect: str = "netra",
     demo_mode: bool = False,
+    tls: Any = None,
 ) -> Iterator[RunningSandbox]:
-    """Start the real sandbox server on a free loopback port in a background thread."""
+    """Start the real sandbox server on a free loopback port in a background thread (over TLS with ``tls``, a server
+    ``ssl.SSLContext``)."""
     log = _MemoryLog()
     story = story or single(get_scenario(scenario, overrides))
     loop = asyncio.new_event_loop()
@@ -106,7 +108,7 @@ def running_sandbox(
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(sandbox.start("127.0.0.1", 0))
+        loop.run_until_complete(sandbox.start("127.0.0.1", 0, **({"ssl": tls} if tls is not None else {})))
         ready.set()
         loop.run_forever()
 

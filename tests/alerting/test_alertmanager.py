@@ -87,6 +87,22 @@ receivers:
         proc.wait(10)
 
 
+def write_settings(folder: Path, am_url: str, hook_url_line: str, head: str = "") -> Path:
+    """A settings file with two channels: the real Alertmanager ("am") and an Apprise JSON webhook ("hook")."""
+    path = folder / "settings.toml"
+    path.write_text(f"""{head}
+[[alerting.channels]]
+name = "am"
+kind = "alertmanager"
+url = "{am_url}"
+[[alerting.channels]]
+name = "hook"
+kind = "apprise"
+{hook_url_line}
+""", encoding="utf-8")
+    return path
+
+
 def crash_story(crash_s: float) -> Story:
     return Story("crash-then-fix", (Chapter("netra-backend-staging-00291-abc", get_scenario("orchestrator_crash"), crash_s),
                                     Chapter("netra-backend-staging-00293-x2m", get_scenario("healthy"), 0.0)))
@@ -133,19 +149,7 @@ def test_four_concurrent_detects_give_one_firing_and_one_resolved_in_alertmanage
     db = tmp_path / "pathwatch.db"
     with running_receiver() as hook, running_receiver() as webhook, running_alertmanager(tmp_path, f"{hook.url}/hook") as am_url, \
             running_sandbox(story=crash_story(4.0), story_scale=1.0, time_scale=0.02) as sb:
-        settings = tmp_path / "settings.toml"
-        settings.write_text(f"""
-[dashboard]
-public_url = "https://pathwatch.example"
-[[alerting.channels]]
-name = "am"
-kind = "alertmanager"
-url = "{am_url}"
-[[alerting.channels]]
-name = "hook"
-kind = "apprise"
-url_env = "PW_TEST_HOOK_URL"
-""", encoding="utf-8")
+        settings = write_settings(tmp_path, am_url, 'url_env = "PW_TEST_HOOK_URL"', '[dashboard]\npublic_url = "https://pathwatch.example"')
         env = os.environ | {"PATHWATCH_SETTINGS": str(settings), "PW_TEST_HOOK_URL": f"json://127.0.0.1:{webhook.port}/pathwatch"}
 
         probe_until(sb, db, want_ok=False, n=3)
@@ -201,17 +205,7 @@ def test_a_silence_keeps_both_channels_quiet_the_open_goes_out_when_it_ends_and_
     db = tmp_path / "pathwatch.db"
     with running_receiver() as hook, running_receiver() as webhook, running_alertmanager(tmp_path, f"{hook.url}/hook") as am_url, \
             running_sandbox(story=crash_story(30.0), story_scale=1.0, time_scale=0.02) as sb:
-        settings = tmp_path / "settings.toml"
-        settings.write_text(f"""
-[[alerting.channels]]
-name = "am"
-kind = "alertmanager"
-url = "{am_url}"
-[[alerting.channels]]
-name = "hook"
-kind = "apprise"
-url = "json://127.0.0.1:{webhook.port}/pathwatch"
-""", encoding="utf-8")
+        settings = write_settings(tmp_path, am_url, f'url = "json://127.0.0.1:{webhook.port}/pathwatch"')
         env = os.environ | {"PATHWATCH_SETTINGS": str(settings), "PATHWATCH_DB": str(db)}
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         added = json.loads(cli(env, "silences", "add", "--target", "sandbox", "--until", until, "--reason", "planned DB failover",

@@ -4,12 +4,10 @@ reached) and one crashing sandbox are shared by the module."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +17,9 @@ import pytest
 
 from analysis.server_logs import link_to_runs, parse_entry
 from probes.phases import PHASES
-from sandbox.logs import SPAN_KEY, TRACE_KEY, CloudLog
-from sandbox.scenarios import get_scenario
-from sandbox.server import Sandbox
-from sandbox.stories import single
+from sandbox.logs import SPAN_KEY, TRACE_KEY
 from store.sqlite import open_store
-from tests.conftest import TEST_SECRET, RunningSandbox, _MemoryLog, leaks, running_sandbox
+from tests.conftest import TEST_SECRET, RunningSandbox, leaks, running_sandbox
 from tests.fakes.otlp import Receiver, closed_port, running_receiver, silent_collector
 from tests.hostile.rawserver import self_signed_context
 
@@ -41,27 +36,8 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def wss_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     """The healthy sandbox behind a self-signed certificate, on its own loop in a thread."""
-    ctx = self_signed_context(tmp_path_factory.mktemp("tls"))
-    log = _MemoryLog()
-    sandbox = Sandbox(single(get_scenario("healthy")), secret=TEST_SECRET, log=CloudLog(log, "netra-backend-staging"), time_scale=0.05)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(sandbox.start("127.0.0.1", 0, ssl=ctx))
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
-        yield RunningSandbox(sandbox, loop, log, sandbox.port)
-    finally:
-        asyncio.run_coroutine_threadsafe(sandbox.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+    with running_sandbox(tls=self_signed_context(tmp_path_factory.mktemp("tls")), time_scale=0.05) as sb:
+        yield sb
 
 
 @pytest.fixture(scope="module")
