@@ -75,4 +75,4 @@ def run(interval_s: float = 5.0, repeat: int = 3) -> None:
             f"`python -m analysis incidents detect` (cron's two lines); `open_after = {OPEN_AFTER}`; a real Alertmanager "
             f"(group_wait 200 ms) and a stand-in tap as channels; median of {repeat}. Ratio: to one detection interval.\n\n"
             + table(["figure", "median", "of one interval"], rows))
-    record("7. Alerting: first failed run to Alertmanager", body)
+    record("8. Alerting: first failed run to Alertmanager", body)

@@ -45,5 +45,5 @@ def run(base: Path, repeat: int = 30, time_scale: float = 0.2) -> str:
             f"base: {rev(base)}, this: {rev(ROOT)}.\n\n| checkout | CPU s (median) | CPU s (min) | peak RSS MB (median) |\n| --- | --- | --- | --- |\n"
             + "\n".join(rows) + f"\n\nRatio this/base, CPU median: {med('this', 'cpu_s') / med('base', 'cpu_s'):.2f}x; "
             f"peak RSS: {med('this', 'rss_mb') / med('base', 'rss_mb'):.2f}x.")
-    record("Cron run, this checkout against another revision (export off)", body)
+    record("9. Cron run, this checkout against another revision (export off)", body)
     return body
