@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from integrations.otel import OtlpExporter
@@ -19,6 +20,10 @@ from probes.redact import clip, known_secrets, printable, redact_data
 
 #: Longest line a failed export prints.
 MAX_PROBLEM = 300
+#: What the run waits beyond the export budget for the exporter to give up by itself, plus the local work of building
+#: each run's spans and metrics (the budget is for the network).
+JOIN_SLACK_S = 0.25
+BUILD_S_PER_RUN = 0.005
 
 
 def _stderr(line: str) -> None:
@@ -44,11 +49,23 @@ class Telemetry:
         """Export ``runs``; returns the one line reported when something did not arrive (None when all did)."""
         if not runs:
             return None
-        try:
-            plain = [redact_data(run.to_dict(), self.secrets) for run in runs]
-            problems = self.exporter.export(plain, [self.location(run) for run in runs])
-        except Exception as exc:  # noqa: BLE001 - telemetry never fails a run; say what broke in one line
-            problems = [f"{type(exc).__name__}: {exc}"]
+        plain = [redact_data(run.to_dict(), self.secrets) for run in runs]
+        locations = [self.location(run) for run in runs]
+        outcome: list[list[str]] = []
+
+        def send() -> None:
+            try:
+                outcome.append(self.exporter.export(plain, locations))
+            except Exception as exc:  # noqa: BLE001 - telemetry never fails a run; say what broke in one line
+                outcome.append([f"{type(exc).__name__}: {exc}"])
+
+        # The exporter's timeouts are per socket read: a collector answering a byte at a time, or a name that takes long
+        # to resolve, would outlast them. The run waits for the budget (plus a little) and no longer; a daemon thread
+        # still sending is abandoned (the process exits, or the next cycle starts, without it).
+        worker = threading.Thread(target=send, name="pathwatch-otlp-export", daemon=True)
+        worker.start()
+        worker.join(self.settings.timeout_s + JOIN_SLACK_S + BUILD_S_PER_RUN * len(runs))
+        problems = outcome[0] if outcome else [f"not finished within the {self.settings.timeout_s:g} s export budget; abandoned"]
         if not problems:
             return None
         said = "; ".join(problems).replace(self.settings.endpoint, self.settings.shown_endpoint)
