@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +48,8 @@ FIRING_TTL_S = 600.0
 RESOLVE_REPEAT_S = 900.0
 #: At most this many deliveries are sent in one pass (the rest wait for the next pass).
 MAX_SENDS = 200
+#: The longest one send may take, whatever the channel does (well inside the lease, so no other process re-sends it).
+SEND_LIMIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,25 @@ def _owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _send(ch: Channel, notice: Mapping[str, Any], *, now: float, settings: AlertingSettings, secrets: tuple[str, ...]) -> ChannelResult:
+def _bounded(call: Callable[[], ChannelResult], limit_s: float) -> ChannelResult:
+    """``call()``'s result, or a failure once ``limit_s`` has passed. The clients' timeouts are per socket read, so a
+    channel answering a byte at a time would outlast them (and the lease: another process would send again); past the
+    limit the daemon thread is abandoned, the delivery counts as failed and is retried with backoff."""
+    from integrations.alert_channels import ChannelResult
+
+    box: list[ChannelResult] = []
+    worker = threading.Thread(target=lambda: box.append(call()), name="pathwatch-alert-send", daemon=True)
+    worker.start()
+    worker.join(limit_s)
+    return box[0] if box else ChannelResult(False, None, f"no whole answer within {limit_s:g} s (the channel hung); will retry")
+
+
+def _send(ch: Channel, notice: Mapping[str, Any], *, now: float, settings: AlertingSettings, secrets: tuple[str, ...],
+          limit_s: float = SEND_LIMIT_S) -> ChannelResult:
+    return _bounded(lambda: _send_now(ch, notice, now=now, settings=settings, secrets=secrets), limit_s)
+
+
+def _send_now(ch: Channel, notice: Mapping[str, Any], *, now: float, settings: AlertingSettings, secrets: tuple[str, ...]) -> ChannelResult:
     from integrations import alert_channels as ac
 
     if ch.kind == "alertmanager":
@@ -152,7 +173,8 @@ def firing_ttl(settings: AlertingSettings) -> float:
 
 
 def notify_due(store: Store, settings: Settings, *, now: float, environ: Mapping[str, str] | None = None,
-               lease_s: float = LEASE_S, jitter: Callable[[], float] | None = None, owner: str | None = None) -> NotifyResult:
+               lease_s: float = LEASE_S, jitter: Callable[[], float] | None = None, owner: str | None = None,
+               send_limit_s: float = SEND_LIMIT_S) -> NotifyResult:
     """One notification pass (see the module docstring). ``jitter`` draws the backoff's stretch in [0, 1) (default:
     random, up to 10%); ``now`` is when the pass starts, and the clock moves on from it while sending."""
     from analysis.alerting import LATE_NOTICE_S, Notice, Sent, plan_notices
@@ -193,7 +215,7 @@ def notify_due(store: Store, settings: Settings, *, now: float, environ: Mapping
         if row is None:
             break
         ch = by_name[row["channel"]]
-        got = _send(ch, row["notice"], now=clock(), settings=alerting, secrets=secrets)
+        got = _send(ch, row["notice"], now=clock(), settings=alerting, secrets=secrets, limit_s=send_limit_s)
         text = clip(got.text, 300, (*secrets, ch.url))
         dead = not got.ok and row["attempts"] >= alerting.max_attempts
         retry_at = None if got.ok or dead else clock() + _retry_delay(row["attempts"], alerting.retry_base_s, draw())
@@ -232,7 +254,8 @@ def _refresh_alertmanagers(store: Store, chans: list[Channel], incidents: Sequen
         firing += [r["notice"] for r in rows if r["kind"] == "no_data" and r["notice_key"] in current]
         recent = [r["notice"] for r in rows if r["kind"] in ("resolve", "data_back") and (r["sent_ts"] or 0) >= now - RESOLVE_REPEAT_S]
         if firing or recent:
-            got = post_alertmanager(ch.url, firing + recent, now=now, firing_ttl_s=firing_ttl(settings), secrets=secrets)
+            got = _bounded(lambda ch=ch, alerts=firing + recent: post_alertmanager(ch.url, alerts, now=now, firing_ttl_s=firing_ttl(settings),
+                                                                                secrets=secrets), SEND_LIMIT_S)
             total += len(firing) + len(recent) if got.ok else 0
     return total
 

@@ -20,7 +20,8 @@ from probes.phases import PHASES
 from sandbox.logs import SPAN_KEY, TRACE_KEY
 from store.sqlite import open_store
 from tests.conftest import TEST_SECRET, RunningSandbox, leaks, running_sandbox
-from tests.fakes.otlp import Receiver, closed_port, running_receiver, silent_collector, trickling_collector
+from tests.fakes.otlp import Receiver, closed_port, running_receiver, silent_collector
+from tests.fakes.trickle import trickling_server
 from tests.hostile.rawserver import self_signed_context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +157,7 @@ def plain_s(wss_sandbox, tmp_path_factory) -> float:  # type: ignore[no-untyped-
 
 @pytest.mark.parametrize("dead", ["closed port", "accepts and never answers", "answers a byte at a time"])
 def test_a_dead_collector_costs_a_bounded_delay_and_never_the_outcome(wss_sandbox, plain_s, tmp_path, dead) -> None:  # type: ignore[no-untyped-def]
-    with silent_collector() as silent, trickling_collector() as trickling:
+    with silent_collector() as silent, trickling_server() as trickling:
         port = {"closed port": closed_port(), "accepts and never answers": silent, "answers a byte at a time": trickling}[dead]
         cfg = _config(tmp_path / "dead.toml", wss_sandbox, f"http://127.0.0.1:{port}")
         proc, export_s = _probe("--config", str(cfg), "--no-store", "--quiet", "--json",

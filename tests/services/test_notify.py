@@ -171,3 +171,18 @@ def test_notify_test_cli_reports_the_channel_answer_and_its_exit_codes(db_path: 
     assert missing.returncode == 2 and "PW_HOOK" in missing.stderr
     with open_store(db_path) as s:
         assert [(r["kind"], r["state"]) for r in deliveries.latest(s)] == [("test", "dead"), ("test", "sent")]
+
+
+def test_a_channel_answering_a_byte_at_a_time_is_cut_at_the_send_limit_and_retried(db_path: Path) -> None:
+    from tests.fakes.trickle import trickling_server
+
+    now = time.time()
+    with trickling_server() as port, open_db(db_path, now) as s:
+        cfg = settings(ChannelConfig("hook", "apprise", url=f"json://127.0.0.1:{port}/x"), retry_base_s=30.0)
+        began = time.monotonic()
+        got = notify.notify_due(s, cfg, now=now, environ={}, send_limit_s=1.0, jitter=lambda: 0.0)
+        took = time.monotonic() - began
+        assert (got.sent, got.failed) == (0, 1) and "within 1 s" in got.failures[0]
+        assert took < 10, f"the pass waited {took:.1f} s for a channel that never finishes answering"
+        [r] = deliveries.latest(s)
+        assert r["state"] == "failed" and r["next_ts"] >= now + 30
