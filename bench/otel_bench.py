@@ -1,8 +1,9 @@
 """What OpenTelemetry export costs a cron run: CPU and peak RSS with export off and on (a local OTLP/HTTP receiver),
-and the delay a dead collector adds (a closed port; a socket that accepts and never answers).
+and the delay a dead collector adds (a closed port; a socket that accepts and never answers; one that answers a byte
+at a time, which no per-read timeout ends).
 
 Export off must cost what the cron bench reports (nothing of OpenTelemetry is imported); export on pays for the SDK's
-imports and one flush; a dead collector costs at most the export budget (``[otel] timeout_s``, default 0.5 s).
+imports and one flush; a dead collector costs at most the export budget (``[otel] timeout_s``, default ``probes.otlp.DEFAULT_TIMEOUT_S``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 from bench.common import ROOT, measure, record, table
 from bench.probe_bench import SECRET, sandbox
+from probes.otlp import DEFAULT_TIMEOUT_S
 from tests.fakes.otlp import closed_port, running_receiver, silent_collector
+from tests.fakes.trickle import trickling_server
 
 
 def _runs(cmd: list[str], env: dict[str, str], repeat: int) -> list[dict[str, Any]]:
@@ -35,7 +38,8 @@ def _runs(cmd: list[str], env: dict[str, str], repeat: int) -> list[dict[str, An
 def run(repeat: int = 11, time_scale: float = 0.2) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update({"PATHWATCH_JWT_SECRET": SECRET, "PYTHONPATH": str(ROOT)})
-    with sandbox(time_scale) as host, tempfile.TemporaryDirectory() as tmp, running_receiver() as rx, silent_collector() as silent:
+    with sandbox(time_scale) as host, tempfile.TemporaryDirectory() as tmp, running_receiver() as rx, silent_collector() as silent, \
+            trickling_server() as trickling:
         base = [sys.executable, "-m", "probes", "run", "--url", f"ws://{host}/ws", "--health-url", f"http://{host}/health", "--once",
                 "--json", "--quiet", "--db", str(Path(tmp) / "cron.db")]
         cases = {
@@ -43,6 +47,7 @@ def run(repeat: int = 11, time_scale: float = 0.2) -> str:
             "export on (local receiver)": _runs([*base, "--otlp", rx.url], env, repeat),
             "dead collector: closed port": _runs([*base, "--otlp", f"http://127.0.0.1:{closed_port()}"], env, repeat),
             "dead collector: accepts, never answers": _runs([*base, "--otlp", f"http://127.0.0.1:{silent}"], env, repeat),
+            "dead collector: answers a byte at a time": _runs([*base, "--otlp", f"http://127.0.0.1:{trickling}"], env, repeat),
         }
         traces = len(rx.traces())
         # The floor of any Python probe on this machine (as in bench 2): it puts this run's load next to bench 2's.
@@ -61,7 +66,7 @@ def run(repeat: int = 11, time_scale: float = 0.2) -> str:
     rows.append(["floor: `python -c 'import asyncio, websockets.client'`", f"{med(floor, 'cpu_s'):.3f}", f"{med(floor, 'rss_mb'):.1f}",
                  "", "", "", ""])
     body = (f"Medians of {repeat} runs per case (`python -m probes run --once --json` writing to SQLite, first run of each case excluded), "
-            f"one healthy sandbox (time scale {time_scale}); CPU and peak RSS from wait4. Export budget: the default 0.5 s. "
+            f"one healthy sandbox (time scale {time_scale}); CPU and peak RSS from wait4. Export budget: the default {DEFAULT_TIMEOUT_S:g} s. "
             f"The receiver decoded {traces} traces (one per exported run). Targets: export off as in bench 2 (cron); a dead collector "
             "adds < 1 s. Export off over the floor, in CPU: "
             f"{med(off, 'cpu_s') / med(floor, 'cpu_s'):.2f}x (bench 2's cron run: 0.144 / 0.109 = 1.32x).\n\n"

@@ -22,7 +22,7 @@ ENV_SERVICE = "OTEL_SERVICE_NAME"
 DEFAULT_ENDPOINT = "http://localhost:4318"
 DEFAULT_SERVICE = "pathwatch-probe"
 #: The export's whole time budget at exit (traces, then metrics): a dead collector costs at most about this.
-DEFAULT_TIMEOUT_S = 0.5
+DEFAULT_TIMEOUT_S = 0.4
 MAX_HEADERS = 32
 
 

@@ -22,7 +22,7 @@ from probes.redact import clip, known_secrets, printable, redact_data
 MAX_PROBLEM = 300
 #: What the run waits beyond the export budget for the exporter to give up by itself, plus the local work of building
 #: each run's spans and metrics (the budget is for the network).
-JOIN_SLACK_S = 0.25
+JOIN_SLACK_S = 0.1
 BUILD_S_PER_RUN = 0.005
 
 
