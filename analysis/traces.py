@@ -19,8 +19,9 @@ from probes.tracecontext import is_trace_id
 
 PLACEHOLDER = "{trace_id}"
 MAX_TEMPLATE = 2000
-#: What a template may hold besides the placeholder: a URL's own characters, none that Markdown or HTML would act on.
-_TEMPLATE = re.compile(r"https?://[A-Za-z0-9._~:/?#@&+,;=%!'*-]+")
+#: What a template may hold besides the placeholder: a URL's own characters, none that Markdown or HTML would act on
+#: (the same set the pages link; ``!``, ``'`` and ``*`` are percent-encoded: ``%21``, ``%27``, ``%2A``).
+_TEMPLATE = re.compile(r"https?://[A-Za-z0-9._~:/?#@&+,;=%-]+")
 
 
 def template_problem(template: str) -> str | None:
@@ -32,7 +33,7 @@ def template_problem(template: str) -> str | None:
     if template.count(PLACEHOLDER) != 1:
         return f"must hold {PLACEHOLDER} exactly once"
     if not _TEMPLATE.fullmatch(template.replace(PLACEHOLDER, "0")):
-        return "must be a plain URL (no spaces, quotes, brackets or other braces)"
+        return "must be a plain URL (no spaces, quotes, brackets, braces, '!' or '*': percent-encode them, e.g. ' as %27)"
     return None
 
 

@@ -30,8 +30,12 @@ from typing import Any
 import requests  # noqa: F401
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+
+# The SDK's synchronous gauge class, the key its readers take for a gauge's temporality (not re-exported by
+# opentelemetry.sdk.metrics in 1.45; the version is pinned).
+from opentelemetry.sdk.metrics._internal.instrument import Gauge
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, MetricExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -135,15 +139,24 @@ def _root_attributes(run: Mapping[str, Any]) -> dict[str, Any]:
 class OtlpExporter:
     """Exports runs to one OTLP/HTTP collector: ``endpoint`` is its base URL (``/v1/traces``, ``/v1/metrics``)."""
 
-    def __init__(self, endpoint: str, *, service_name: str, timeout_s: float, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, endpoint: str, *, service_name: str, timeout_s: float, headers: Mapping[str, str] | None = None,
+                 instance: str = "") -> None:
         self.endpoint = endpoint.rstrip("/")
         self.service_name = service_name
         self.timeout_s = timeout_s
         self.headers = dict(headers or {})
+        #: Names this probe process's host in ``service.instance.id`` (with the location): stable from one cron run to the
+        #: next, so a metrics backend keeps one series per host and location (the SDK's default is a random id per process).
+        self.instance = instance
         self._ids = _RunIds()
+        # One tracer provider and one meter provider per location for the life of the exporter: the SDK registers a
+        # fork hook per provider that is never removed, so a provider per export would grow a --every loop's memory.
+        self._tracers: dict[str, tuple[TracerProvider, _Kept]] = {}
+        self._meters: dict[str, tuple[InMemoryMetricReader, dict[str, Any]]] = {}
 
     def _resource(self, location: str) -> Resource:
-        return Resource.create({"service.name": self.service_name, "pathwatch.location": location})
+        instance = f"{self.instance}/{location}" if self.instance else location
+        return Resource.create({"service.name": self.service_name, "service.instance.id": instance, "pathwatch.location": location})
 
     def export(self, runs: Sequence[Mapping[str, Any]], locations: Sequence[str]) -> list[str]:
         """Send every run's trace, then the metrics, within ``timeout_s`` in all; returns what failed (never raises)."""
@@ -180,16 +193,20 @@ class OtlpExporter:
         return [f"{signal}: the collector did not accept them" + (f" within {self.timeout_s:g} s" if late else "")]
 
     def _spans(self, runs: Sequence[Mapping[str, Any]], locations: Sequence[str]) -> list[ReadableSpan]:
-        kept = _Kept()
-        providers: dict[str, TracerProvider] = {}
-        for run, location in zip(runs, locations, strict=True):
-            provider = providers.get(location)
-            if provider is None:
-                provider = providers[location] = TracerProvider(resource=self._resource(location), id_generator=self._ids,
-                                                                      shutdown_on_exit=False)
+        spans: list[ReadableSpan] = []
+        for location in dict.fromkeys(locations):
+            if location not in self._tracers:
+                provider = TracerProvider(resource=self._resource(location), id_generator=self._ids, shutdown_on_exit=False)
+                kept = _Kept()
                 provider.add_span_processor(kept)
-            self._trace(provider.get_tracer(SCOPE), run)
-        return kept.spans
+                self._tracers[location] = (provider, kept)
+            provider, kept = self._tracers[location]
+            kept.spans = []
+            for run, where in zip(runs, locations, strict=True):
+                if where == location:
+                    self._trace(provider.get_tracer(SCOPE), run)
+            spans += kept.spans
+        return spans
 
     def _trace(self, tracer: Any, run: Mapping[str, Any]) -> None:
         start_ns = round(parse_iso(str(run["started_at"])) * 1e9)
@@ -217,31 +234,43 @@ class OtlpExporter:
             root.set_status(Status(StatusCode.ERROR, str(run.get("outcome"))))
         root.end(end_time=end_ns)
 
+    def _meter(self, location: str) -> tuple[InMemoryMetricReader, dict[str, Any]]:
+        """The location's reader and instruments, made once. Exported as DELTA: each export holds its own runs' points
+        (a gauge of an earlier run, e.g. ``outcome="ok"``, is not repeated beside a later failure), the phases of its runs, whether the process lives for one cron run or for a ``--every`` loop (a Prometheus-style
+        backend sums them; the OpenTelemetry Collector's ``deltatocumulative`` processor does it for Prometheus)."""
+        if location not in self._meters:
+            reader = InMemoryMetricReader(preferred_temporality={Histogram: AggregationTemporality.DELTA, Gauge: AggregationTemporality.DELTA})
+            meter = MeterProvider(resource=self._resource(location), metric_readers=[reader], shutdown_on_exit=False).get_meter(SCOPE)
+            self._meters[location] = (reader, {
+                "success": meter.create_gauge("probe_success", description="Whether the golden path completed (all five agent events)."),
+                "duration": meter.create_gauge("probe_duration_seconds", unit="s",
+                                               description="Seconds the whole run took until its outcome was known."),
+                "phase": meter.create_histogram("probe_phase_duration_seconds", unit="s", description="Seconds each phase took (phases reached).",
+                                                explicit_bucket_boundaries_advisory=PHASE_BUCKETS_S),
+                "close": meter.create_gauge("probe_close_code", description="WebSocket close code received (0 when none)."),
+                "auth": meter.create_gauge("probe_auth_enforced",
+                                           description="Whether the server refused the auth canary's deliberately wrong token."),
+            })
+        return self._meters[location]
+
     def _metrics(self, runs: Sequence[Mapping[str, Any]], locations: Sequence[str]) -> list[Any]:
         """One batch of metrics per location (the resource names the location)."""
-        by_location: dict[str, list[Mapping[str, Any]]] = {}
-        for run, location in zip(runs, locations, strict=True):
-            by_location.setdefault(location, []).append(run)
         out = []
-        for location, group in by_location.items():
-            reader = InMemoryMetricReader()
-            provider = MeterProvider(resource=self._resource(location), metric_readers=[reader], shutdown_on_exit=False)
-            meter = provider.get_meter(SCOPE)
-            success = meter.create_gauge("probe_success", description="Whether the golden path completed (all five agent events).")
-            duration = meter.create_gauge("probe_duration_seconds", unit="s", description="Seconds the whole run took until its outcome was known.")
-            phase_h = meter.create_histogram("probe_phase_duration_seconds", unit="s", description="Seconds each phase took (phases reached).",
-                                             explicit_bucket_boundaries_advisory=PHASE_BUCKETS_S)
-            close = meter.create_gauge("probe_close_code", description="WebSocket close code received (0 when none).")
-            for run in group:
+        for location in dict.fromkeys(locations):
+            reader, m = self._meter(location)
+            for run, where in zip(runs, locations, strict=True):
+                if where != location:
+                    continue
                 target = {"target": str(run.get("target"))}
-                success.set(1 if run.get("outcome") == "ok" else 0, {**target, "outcome": str(run.get("outcome"))})
-                duration.set(float(run.get("total_ms") or 0.0) / 1000.0, target)
+                m["success"].set(1 if run.get("outcome") == "ok" else 0, {**target, "outcome": str(run.get("outcome"))})
+                m["duration"].set(float(run.get("total_ms") or 0.0) / 1000.0, target)
                 for phase, ms in (run.get("phases_ms") or {}).items():
                     if ms is not None:
-                        phase_h.record(float(ms) / 1000.0, {**target, "phase": phase})
-                close.set(int(run.get("close_code") or 0), target)
+                        m["phase"].record(float(ms) / 1000.0, {**target, "phase": phase})
+                m["close"].set(int(run.get("close_code") or 0), target)
+                if run.get("auth_canary") in ("rejected", "accepted"):
+                    m["auth"].set(1 if run.get("auth_canary") == "rejected" else 0, target)
             data = reader.get_metrics_data()
-            provider.shutdown()
             if data is not None:
                 out.append(data)
         return out

@@ -207,7 +207,15 @@ def _telemetry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from probes.config import load_otel
     from probes.otlp import resolve_export
 
-    settings = resolve_export(args.otlp, load_otel(args.config) if args.config else None, os.environ)
+    otel = load_otel(args.config) if args.config else None
+    try:
+        settings = resolve_export(args.otlp, otel, os.environ)
+    except ConfigError as exc:
+        if args.otlp is not None or (otel is not None and otel.endpoint):
+            raise  # asked for by name: a bad value is a usage error (exit 2)
+        # Only the ambient OTEL_* environment (often set for other software) asked: the probe must still probe.
+        print(f"pathwatch: OTLP export off: {exc}", file=sys.stderr, flush=True)
+        return None
     if settings is None:
         return None
     from services.telemetry import open_telemetry

@@ -56,6 +56,8 @@ def parse_headers(value: str, where: str = ENV_HEADERS) -> dict[str, str]:
     if len(members) > MAX_HEADERS:
         raise ConfigError(f"{where}: at most {MAX_HEADERS} headers")
     for i, member in enumerate(members, 1):
+        if not member.strip():  # "a=1," or "a=1,,b=2": empty members are skipped, as the SDK does
+            continue
         key, eq, val = member.partition("=")
         key, val = unquote(key.strip()), unquote(val.strip())
         if not eq or not key or not all(c.isalnum() or c in "-_." for c in key):

@@ -537,13 +537,14 @@ async def run_session(
 
 
 async def auth_canary(target: Target, *, run_id: str, until: float | None = None, environ: Mapping[str, str] | None = None,
-                      clock: Clock = time.perf_counter) -> str:
+                      clock: Clock = time.perf_counter, trace_id: str | None = None) -> str:
     """Try a deliberately wrong token: ``rejected`` (auth enforced), ``accepted`` or ``inconclusive: <why>``.
 
     The wrong token has the real one's shape and claims but a signature from a random secret (or, for a static
     token, random bytes), so only a server that checks signatures refuses it. It is accepted when the server
     welcomes the connection (the real backend authenticates before its welcome, websocket_ssot.py:843 vs 974).
-    It never runs past ``until`` (``time.monotonic()``), the run's own deadline.
+    It never runs past ``until`` (``time.monotonic()``), the run's own deadline. With ``trace_id`` (the run's) its
+    upgrade carries that trace with a span id of its own, so what the backend does with it sits in the run's trace.
     """
     left = min(target.timeouts.total, CANARY_TIMEOUT_S, math.inf if until is None else until - time.monotonic())
     if left <= 0:
@@ -552,7 +553,7 @@ async def auth_canary(target: Target, *, run_id: str, until: float | None = None
     wrong = wrong_token(target.auth, subject=target.auth.subject, now=time.time())
     bounded = replace(target, timeouts=replace(target.timeouts, total=left))
     session = _Session(bounded, run_id=f"{run_id}-canary", subject=target.auth.subject, token=wrong,
-                       secrets=(*secrets, wrong), clock=clock, canary=True)
+                       secrets=(*secrets, wrong), clock=clock, canary=True, trace=(trace_id, new_ids()[1]) if trace_id else None)
     await session.run()
     gp = session.gp
     if gp.wants_start_agent:
@@ -577,7 +578,7 @@ async def probe_target(target: Target, *, users: int = 1, environ: Mapping[str, 
         for run in runs:
             run.tags = {**run.tags, "users": str(users)}
     if target.auth_canary:
-        verdict = await auth_canary(target, run_id=runs[0].run_id, until=until, environ=environ)
+        verdict = await auth_canary(target, run_id=runs[0].run_id, until=until, environ=environ, trace_id=runs[0].trace_id)
         for run in runs:
             run.auth_canary = verdict
             if verdict == "accepted" and run.outcome == Outcome.OK:

@@ -125,7 +125,8 @@ class Sandbox:
         if url.path != "/ws":
             return self._json_response(404, {"error": f"no route {url.path}"})
         scenario = chapter.scenario
-        session = next((request.headers[h] for h in RUN_ID_HEADERS if h in request.headers), None)
+        # A header a client sends twice (tracestate may be split over lines) is one comma-joined value, never a 500.
+        session = next((",".join(request.headers.get_all(h)) for h in RUN_ID_HEADERS if h in request.headers), None)
         # As Cloud Run does: a valid traceparent puts the request in the caller's trace; a malformed one is ignored.
         trace = parse_traceparent(request.headers.get(HEADER_TRACEPARENT)) if len(request.headers.get_all(HEADER_TRACEPARENT)) == 1 else None
         if scenario.behaviour == "handshake_hang":
@@ -148,7 +149,7 @@ class Sandbox:
             connection_id=uuid.uuid4().hex[:12], revision=chapter.revision, scenario=scenario,
             user_id=str((claims or {}).get("sub", "anonymous")), session=session, seq=self.connections,
             rng=random.Random(f"{self.seed}:{self.connections}"),
-            headers={k: request.headers.get(k, "") for k in _LOGGED_HEADERS}, refused=refused, trace=trace,
+            headers={k: ",".join(request.headers.get_all(k)) for k in _LOGGED_HEADERS}, refused=refused, trace=trace,
         )
         return None
 

@@ -146,7 +146,14 @@ def _bounded(call: Callable[[], ChannelResult], limit_s: float) -> ChannelResult
     from integrations.alert_channels import ChannelResult
 
     box: list[ChannelResult] = []
-    worker = threading.Thread(target=lambda: box.append(call()), name="pathwatch-alert-send", daemon=True)
+
+    def send() -> None:
+        try:
+            box.append(call())
+        except Exception as exc:  # noqa: BLE001 - a client's bug is this delivery's failure (named), never a hung-channel story
+            box.append(ChannelResult(False, None, clip(f"{type(exc).__name__}: {exc}", 300, known_secrets())))
+
+    worker = threading.Thread(target=send, name="pathwatch-alert-send", daemon=True)
     worker.start()
     worker.join(limit_s)
     return box[0] if box else ChannelResult(False, None, f"no whole answer within {limit_s:g} s (the channel hung); will retry")

@@ -39,7 +39,9 @@ class Telemetry:
         self.report = report
         self.secrets = (*known_secrets(), *settings.secrets)
         self.exporter = OtlpExporter(settings.endpoint, service_name=settings.service_name, timeout_s=settings.timeout_s,
-                                     headers=settings.headers)
+                                     headers=settings.headers, instance=self.hostname)
+        #: The export still running past its budget, if any (a ``--every`` loop never starts a second one beside it).
+        self._busy: threading.Thread | None = None
 
     def location(self, run: ProbeRun) -> str:
         """Where the run was made: its ``location`` tag when set, else this host's name."""
@@ -49,6 +51,8 @@ class Telemetry:
         """Export ``runs``; returns the one line reported when something did not arrive (None when all did)."""
         if not runs:
             return None
+        if self._busy is not None and self._busy.is_alive():  # the last export still hangs on the collector: do not pile up
+            return self._said([f"skipped: the previous export is still waiting on the collector (past its {self.settings.timeout_s:g} s budget)"])
         plain = [redact_data(run.to_dict(), self.secrets) for run in runs]
         locations = [self.location(run) for run in runs]
         outcome: list[list[str]] = []
@@ -65,9 +69,12 @@ class Telemetry:
         worker = threading.Thread(target=send, name="pathwatch-otlp-export", daemon=True)
         worker.start()
         worker.join(self.settings.timeout_s + JOIN_SLACK_S + BUILD_S_PER_RUN * len(runs))
+        self._busy = worker if worker.is_alive() else None
         problems = outcome[0] if outcome else [f"not finished within the {self.settings.timeout_s:g} s export budget; abandoned"]
-        if not problems:
-            return None
+        return self._said(problems) if problems else None
+
+    def _said(self, problems: list[str]) -> str:
+        """Report the problems in one redacted, inert line (and return it)."""
         said = "; ".join(problems).replace(self.settings.endpoint, self.settings.shown_endpoint)
         line = f"pathwatch: OTLP export to {self.settings.shown_endpoint} failed ({printable(clip(said, MAX_PROBLEM, self.secrets))}); the runs are unaffected"
         self.report(line)

@@ -29,12 +29,22 @@ def test_the_template_makes_a_link_only_for_a_valid_trace_id() -> None:
     ("javascript:alert(1)//{trace_id}", "http"), ("https://x/{trace_id}/{trace_id}", "exactly once"), ("https://x/trace", "exactly once"),
     ("https://x/{trace_id} onclick", "plain URL"), ('https://x/"{trace_id}', "plain URL"), ("https://x/{span_id}/{trace_id}", "plain URL"),
     ("https://x/" + "a" * 3000 + "{trace_id}", "at most"),
+    ("https://kibana.example/app/apm?q=trace.id:'{trace_id}'&x=*", "percent-encode"),  # a link the pages could not draw
 ])
 def test_a_bad_template_is_refused_naming_why(template: str, why: str) -> None:
     assert why in (template_problem(template) or "")
     with pytest.raises(ConfigError) as err:
         parse_settings({"otel": {"trace_url": template}})
     assert str(err.value).startswith("otel.trace_url:")
+
+
+def test_every_template_settings_accept_is_drawn_as_a_link_on_the_pages() -> None:
+    from pages._format import trace_link
+
+    for template in (CLOUD_TRACE, "https://jaeger.example/trace/{trace_id}", "https://kibana.example/app/apm?q=trace.id:%27{trace_id}%27"):
+        assert template_problem(template) is None
+        url = trace_url(template, TID)
+        assert f"]({url})" in trace_link(url, TID), template
 
 
 def test_settings_carry_the_template() -> None:

@@ -178,3 +178,25 @@ def test_without_export_no_opentelemetry_module_is_imported(wss_sandbox, tmp_pat
                           cwd=ROOT, timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("OTEL_")})
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report == {"rc": 0, "otel": []}
+
+
+def test_a_loop_never_piles_up_exports_behind_a_collector_that_trickles_and_keeps_one_provider_per_location(wss_sandbox) -> None:  # type: ignore[no-untyped-def]
+    """``--every``: each cycle exports through the same Telemetry. A collector answering a byte at a time holds one export
+    past its budget; the next cycles say so and skip, instead of starting thread after thread."""
+    import asyncio
+    import threading
+
+    from probes.otlp import ExportSettings
+    from probes.runner import probe_target
+    from services.telemetry import Telemetry
+
+    runs = asyncio.run(probe_target(wss_sandbox.target()))
+    said: list[str] = []
+    with trickling_server() as port:
+        tel = Telemetry(ExportSettings(f"http://127.0.0.1:{port}", timeout_s=0.2), hostname="probe-host", report=said.append)
+        for _ in range(4):
+            tel.export(runs)
+        busy = [t for t in threading.enumerate() if t.name == "pathwatch-otlp-export" and t.is_alive()]
+        assert len(busy) <= 1, f"{len(busy)} exports piled up"
+        assert "budget" in said[0] and all("skipped: the previous export is still waiting" in line for line in said[1:]), said
+        assert len(tel.exporter._tracers) == 1 and len(tel.exporter._meters) == 1  # noqa: SLF001 - one provider per location, reused

@@ -17,8 +17,9 @@ import pytest
 from probes.config import parse_config
 from probes.errors import ConfigError
 from probes.runner import probe_target
+from sandbox.logs import TRACE_KEY
 from store.sqlite import open_store
-from tests.conftest import running_sandbox
+from tests.conftest import poll, running_sandbox
 from tests.pages.harness import app_test, shown_text
 from tests.probes.test_cli import probe
 
@@ -33,7 +34,9 @@ SCALE = 0.05
 def test_canary_verdicts(dialect, demo_mode, outcome, verdict):  # type: ignore[no-untyped-def]
     with running_sandbox(time_scale=SCALE, dialect=dialect, demo_mode=demo_mode) as sb:
         [run] = asyncio.run(probe_target(replace(sb.target(), auth_canary=True)))
+        canary = poll(lambda: [e for e in sb.log.entries() if e["labels"].get("pathwatch_run") == f"{run.run_id}-canary"])
     assert (run.outcome, run.auth_canary) == (outcome, verdict), run.error
+    assert all(e[TRACE_KEY].endswith(f"/traces/{run.trace_id}") for e in canary), "the canary's connection sits in the run's trace"
     assert run.served and all(run.phases_ms[p] is not None for p in ("agent_started", "agent_completed"))
     if demo_mode:
         assert run.server_user_id == "demo-user-001" and "wrong token" in run.error

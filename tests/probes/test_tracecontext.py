@@ -101,7 +101,7 @@ def test_the_config_tracestate_reaches_every_target() -> None:
 @pytest.mark.parametrize(("args", "env", "message"), [
     (["--otlp", "localhost:4318"], {}, "--otlp: must be an http:// or https:// URL"),
     (["--otlp"], {"OTEL_EXPORTER_OTLP_HEADERS": "=hunter2-secret"}, "OTEL_EXPORTER_OTLP_HEADERS: header 1"),
-    ([], {"OTEL_EXPORTER_OTLP_ENDPOINT": "not a url"}, "OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL"),
+    (["--otlp"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "not a url"}, "OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL"),
 ])
 def test_bad_export_settings_exit_2_naming_the_field(args: list[str], env: dict[str, str], message: str, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,3 +110,15 @@ def test_bad_export_settings_exit_2_naming_the_field(args: list[str], env: dict[
     assert main(["run", "--url", "ws://127.0.0.1:1/ws", "--no-store", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "hunter2" not in err and "Traceback" not in err
+
+
+def test_an_ambient_otel_environment_that_is_wrong_turns_export_off_and_the_probe_still_probes(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_* may be set for other software on the host: only --otlp or [otel] endpoint make a bad value an error."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=hunter2-secret,")
+    assert main(["run", "--url", "ws://127.0.0.1:1/ws", "--no-store"]) == 1  # the run happened (and found nothing listening)
+    err = capsys.readouterr().err
+    assert "pathwatch: OTLP export off: OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL" in err
+    assert "hunter2" not in err and "Traceback" not in err
+    assert dict(parse_headers("api-key=abc,")) == {"api-key": "abc"}, "a trailing comma is skipped, as the SDK does"

@@ -27,11 +27,13 @@ def token(sub: str = "user-1", *, secret: str = TEST_SECRET, exp_in: int = 900) 
     return jwt.encode({"sub": sub, "iat": now, "exp": now + exp_in, "jti": uuid.uuid4().hex}, secret, algorithm="HS256")
 
 
-async def golden_path(url: str, *, sub: str = "user-1", session: str | None = None, headers: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], Any]:
-    """Connect, send start_agent, collect every message until agent_completed or a close."""
-    h = {"Authorization": f"Bearer {token(sub)}", **(headers or {})}
+async def golden_path(url: str, *, sub: str = "user-1", session: str | None = None, headers: dict[str, str] | None = None,
+                      repeated: list[tuple[str, str]] = ()) -> tuple[list[dict[str, Any]], Any]:  # type: ignore[assignment]
+    """Connect, send start_agent, collect every message until agent_completed or a close. ``repeated``: header lines
+    sent as given (a name may appear twice)."""
+    h: list[tuple[str, str]] = [("Authorization", f"Bearer {token(sub)}"), *(headers or {}).items(), *repeated]
     if session:
-        h["X-Pathwatch-Run"] = session
+        h.append(("X-Pathwatch-Run", session))
     got: list[dict[str, Any]] = []
     async with connect(url, additional_headers=h) as ws:
         thread = str(uuid.uuid4())

@@ -41,3 +41,15 @@ def test_a_malformed_traceparent_is_ignored(bad: str) -> None:
     for e in mine:
         assert TRACE_KEY not in e and "spanId" not in e
         assert e["trace"].endswith("/sess-bad")  # the run id, as before: nothing of the header
+
+
+def test_a_header_sent_twice_is_joined_not_a_server_error() -> None:
+    """W3C Trace Context lets tracestate span several header lines; a client may repeat traceparent too."""
+    with running_sandbox(time_scale=SCALE) as sb:
+        got, _ = asyncio.run(golden_path(sb.url, session="twice", repeated=[
+            ("traceparent", f"00-{TID}-{SID}-01"), ("traceparent", f"00-{TID}-{SID}-01"), ("tracestate", "a=1"), ("tracestate", "b=2")]))
+        mine = _lines(sb, "twice")
+    assert got[-1]["type"] == "agent_completed"
+    connect = next(e for e in mine if e["jsonPayload"].get("event") == "connect")
+    assert connect["jsonPayload"]["headers"]["tracestate"] == "a=1,b=2"
+    assert all(TRACE_KEY not in e for e in mine), "two traceparents: which trace is ambiguous, so none"
