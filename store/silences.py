@@ -11,6 +11,8 @@ from typing import Any
 from store.sqlite import Store
 
 COLUMNS = ("seq", "target", "group", "starts_ts", "until_ts", "reason", "author", "created_ts", "expired_ts", "expired_by")
+#: The columns above as stored (the group's column is ``grp``: GROUP is an SQL word).
+_SELECT = "SELECT seq, target, grp, starts_ts, until_ts, reason, author, created_ts, expired_ts, expired_by FROM silences"
 
 
 def _doc(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -43,9 +45,7 @@ def expire_silence(store: Store, silence_id: str, *, author: str, at_ts: float) 
     expired or already over is left as it is; (None, False) when there is no such silence."""
     seq = seq_of(silence_id)
     with store.write("expire a silence") as conn:
-        row = None if seq is None else conn.execute(
-            "SELECT seq, target, grp, starts_ts, until_ts, reason, author, created_ts, expired_ts, expired_by FROM silences WHERE seq = ?",
-            (seq,)).fetchone()
+        row = None if seq is None else conn.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             return None, False
         if row[8] is not None or row[4] <= at_ts:
@@ -56,4 +56,6 @@ def expire_silence(store: Store, silence_id: str, *, author: str, at_ts: float) 
 
 def list_silences(store: Store, *, ending_after: float | None = None) -> list[dict[str, Any]]:
     """Every silence, oldest first; with ``ending_after``, only those that end (or were expired) after it."""
-    return [_doc(r) for r in store.silences(ending_after=ending_after)]
+    where = "" if ending_after is None else " WHERE MIN(until_ts, COALESCE(expired_ts, until_ts)) > ?"
+    args: tuple[Any, ...] = () if ending_after is None else (ending_after,)
+    return [_doc(r) for r in store.read_rows("silences", f"{_SELECT}{where} ORDER BY seq", args)]

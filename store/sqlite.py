@@ -278,13 +278,6 @@ class Store:
         rows = self._read("SELECT revision, at_ts, source, note FROM deploys ORDER BY at_ts")
         return [{"revision": r, "at_ts": t, "source": src, "note": n or ""} for r, t, src, n in rows]
 
-    def silences(self, *, ending_after: float | None = None) -> list[tuple[Any, ...]]:
-        """Rows of ``store.silences.COLUMNS``, oldest first; with ``ending_after``, only those whose end is later."""
-        where = "" if ending_after is None else " WHERE MIN(until_ts, COALESCE(expired_ts, until_ts)) > ?"
-        args: tuple[Any, ...] = () if ending_after is None else (ending_after,)
-        return self._read("SELECT seq, target, grp, starts_ts, until_ts, reason, author, created_ts, expired_ts, expired_by "
-                          f"FROM silences{where} ORDER BY seq", args)
-
     # Small state and the server's own log.
 
     def kv_get(self, key: str) -> str | None:
@@ -301,7 +294,7 @@ class Store:
         return [server_log_from_row(r) for r in self._read(f"{_SERVER_LOGS} WHERE run_id = ? ORDER BY ts", (run_id,))]
 
     def read_rows(self, table: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """A read for the store's own table modules (``store.deliveries``) that keep their SQL beside their writes;
+        """A read for the store's own table modules (``store.deliveries``, ``store.silences``) that keep their SQL beside their writes;
         ``table`` names the table read (kept for readers of the call site). Same reopen and error translation as every read."""
         return self._read(sql, args)
 
