@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from probes.redact import clip
+from probes.timeutil import iso
 
 #: Text kept from a channel's answer (redacted first, then cut).
 MAX_RESPONSE_CHARS = 300
@@ -76,10 +76,6 @@ def _post_json(endpoint: str, body: Any, url: str, secrets: Iterable[str], timeo
     return ChannelResult(False, resp.status_code, _text(f"{resp.status_code} {resp.reason}: {raw}", url, secrets))
 
 
-def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 # ---------------------------------------------------------------- Alertmanager
 
 def alertmanager_alert(notice: Mapping[str, Any], *, now: float, firing_ttl_s: float) -> dict[str, Any]:
@@ -97,8 +93,8 @@ def alertmanager_alert(notice: Mapping[str, Any], *, now: float, firing_ttl_s: f
     alert: dict[str, Any] = {
         "labels": labels,
         "annotations": {k: v[:MAX_ANNOTATION] for k, v in (("summary", summary), ("impact", impact), ("description", description)) if v},
-        "startsAt": _rfc3339(float(notice.get("starts_at") or now)),
-        "endsAt": _rfc3339(float(ends if resolved and ends is not None else (now if resolved else now + firing_ttl_s))),
+        "startsAt": iso(float(notice.get("starts_at") or now), "milliseconds"),
+        "endsAt": iso(float(ends if resolved and ends is not None else (now if resolved else now + firing_ttl_s)), "milliseconds"),
     }
     if notice.get("url"):
         alert["generatorURL"] = str(notice["url"])
