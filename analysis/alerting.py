@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from functools import partial
 from typing import Any
 
 from analysis.incidents import Incident
@@ -142,11 +143,19 @@ def _channel(t: Any, where: str) -> ChannelConfig:
     if url:
         if not isinstance(url, str) or len(url) > 2048 or not url.isprintable():
             raise ConfigError(f"{where}.url: must be a URL of at most 2048 printable characters")
-        if kind == "alertmanager" and not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}.url: an alertmanager channel's URL must start with http:// or https://")
-        if kind == "pagerduty" and not url.startswith("https://"):
-            raise ConfigError(f"{where}.url: a pagerduty channel's URL must start with https:// (e.g. https://events.pagerduty.com/?routing_key=KEY)")
+        if why := url_problem(kind, url):
+            raise ConfigError(f"{where}.url: {why}")
     return ChannelConfig(name, kind, url, env)
+
+
+def url_problem(kind: str, url: str) -> str | None:
+    """Why ``url`` cannot be a ``kind`` channel's URL (never quoting it: it is a credential), or None. Checked for a URL in
+    the settings file here, and for one from ``url_env`` where the environment is read (``services.notify``)."""
+    if kind == "alertmanager" and not url.startswith(("http://", "https://")):
+        return "an alertmanager channel's URL must start with http:// or https://"
+    if kind == "pagerduty" and not url.startswith("https://"):
+        return "a pagerduty channel's URL must start with https:// (e.g. https://events.pagerduty.com/?routing_key=KEY)"
+    return None
 
 
 def _whole(v: Any, where: str, low: int, high: int) -> int:
@@ -222,10 +231,11 @@ def incident_url(public_url: str, incident_id: str) -> str:
     return f"{public_url.rstrip('/')}/incidents?incident={incident_id}" if public_url else ""
 
 
-def _notice(inc: Incident, kind: str, key: str, *, severity: str, impact: str, public_url: str,
+def _notice(inc: Incident, kind: str, key: str, *, impact: str, public_url: str,
             groups: Mapping[str, str] = {}) -> Notice:  # noqa: B006 - read only
+    """An incident's notice: always ``page`` severity (an incident that should not page is held or muted instead)."""
     return Notice(key=key, kind=kind, incident_id=inc.id, targets=tuple(sorted(inc.targets)), group=_group(inc, groups),
-                  severity=severity, outcome=(inc.failure_mode or "unknown").split("/")[0], summary=inc.headline, impact=impact,
+                  severity="page", outcome=(inc.failure_mode or "unknown").split("/")[0], summary=inc.headline, impact=impact,
                   starts_at=inc.start_ts, ends_at=inc.end_ts if kind == "resolve" else None, url=incident_url(public_url, inc.id),
                   mode=inc.failure_mode or "")
 
@@ -269,6 +279,8 @@ def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: fl
     for inc in incidents:
         mine = by_incident.get(inc.id, [])
         said = impact.get(inc.id, "")
+        notice = partial(_notice, inc, impact=said, public_url=public_url, groups=groups)
+
         opened = next((s for s in mine if s.notice.kind == "open"), None)
         closed = not inc.open or inc.superseded
         if (inc.id in muted or inc.id in held) and not (opened is not None and closed):
@@ -276,11 +288,9 @@ def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: fl
         if opened is None:
             if closed and (inc.superseded or inc.end_ts is None or now - inc.end_ts > LATE_NOTICE_S):
                 continue
-            first = _notice(inc, "open", incident_key(inc.id, "open"), severity="page", impact=said, public_url=public_url, groups=groups)
-            out.append(first)
+            out.append(notice("open", incident_key(inc.id, "open")))
             if closed:
-                out.append(replace(_notice(inc, "resolve", incident_key(inc.id, "resolve"), severity="page", impact=said,
-                                           public_url=public_url, groups=groups), severity=first.severity))
+                out.append(notice("resolve", incident_key(inc.id, "resolve")))
             continue
         if closed:
             key = incident_key(inc.id, "resolve")
@@ -292,12 +302,12 @@ def plan_notices(incidents: Sequence[Incident], sent: Sequence[Sent], *, now: fl
         changes = [s.notice for s in mine if s.notice.kind in ("open", "escalate")]
         if _escalated(inc, changes[-1]):
             n = sum(1 for c in changes if c.kind == "escalate") + 1
-            out.append(_notice(inc, "escalate", incident_key(inc.id, "escalate", n), severity="page", impact=said, public_url=public_url, groups=groups))
+            out.append(notice("escalate", incident_key(inc.id, "escalate", n)))
         if settings.reminder_s > 0:
             n = math.floor((now - opened.at) / settings.reminder_s)
             key = incident_key(inc.id, "remind", n)
             if n >= 1 and key not in keys:
-                out.append(_notice(inc, "remind", key, severity="page", impact=said, public_url=public_url, groups=groups))
+                out.append(notice("remind", key))
     out += [n for n in extra if n.key not in keys]
     return out
 

@@ -67,6 +67,8 @@ class Channel:
 def channels(settings: AlertingSettings, environ: Mapping[str, str] | None = None) -> list[Channel]:
     """Every ``[[alerting.channels]]`` with its URL: from the file, or from the environment variable ``url_env`` names
     (missing -> :class:`ConfigError` naming the variable and the channel)."""
+    from analysis.alerting import url_problem
+
     env = os.environ if environ is None else environ
     out = []
     for c in settings.channels:
@@ -75,15 +77,15 @@ def channels(settings: AlertingSettings, environ: Mapping[str, str] | None = Non
             url = (env.get(c.url_env) or "").strip()
             if not url:
                 raise ConfigError(f"alerting channel {c.name!r}: environment variable {c.url_env} (its url_env) is not set or empty")
-        if c.kind == "pagerduty":
+        if why := url_problem(c.kind, url):
+            raise ConfigError(f"alerting channel {c.name!r}: {why}")
+        if c.kind == "pagerduty":  # its routing key, too
             from integrations.alert_channels import pagerduty_endpoint
 
             try:
                 pagerduty_endpoint(url)
             except ValueError as exc:
                 raise ConfigError(f"alerting channel {c.name!r}: its URL {exc}") from None
-        elif c.kind == "alertmanager" and not url.startswith(("http://", "https://")):
-            raise ConfigError(f"alerting channel {c.name!r}: an alertmanager URL must start with http:// or https://")
         out.append(Channel(c.name, c.kind, url))
     return out
 
@@ -161,7 +163,10 @@ def _bounded(call: Callable[[], ChannelResult], limit_s: float) -> ChannelResult
 
 def _send(ch: Channel, notice: Mapping[str, Any], *, now: float, settings: AlertingSettings, secrets: tuple[str, ...],
           limit_s: float = SEND_LIMIT_S) -> ChannelResult:
-    return _bounded(lambda: _send_now(ch, notice, now=now, settings=settings, secrets=secrets), limit_s)
+    """Send within ``limit_s``; the answer comes back redacted (this process's secrets, the channel's URL) and bounded,
+    ready for the ledger and for people."""
+    got = _bounded(lambda: _send_now(ch, notice, now=now, settings=settings, secrets=secrets), limit_s)
+    return replace(got, text=clip(got.text, 300, (*secrets, ch.url)))
 
 
 def _send_now(ch: Channel, notice: Mapping[str, Any], *, now: float, settings: AlertingSettings, secrets: tuple[str, ...]) -> ChannelResult:
@@ -223,16 +228,15 @@ def notify_due(store: Store, settings: Settings, *, now: float, environ: Mapping
             break
         ch = by_name[row["channel"]]
         got = _send(ch, row["notice"], now=clock(), settings=alerting, secrets=secrets, limit_s=send_limit_s)
-        text = clip(got.text, 300, (*secrets, ch.url))
         dead = not got.ok and row["attempts"] >= alerting.max_attempts
         retry_at = None if got.ok or dead else clock() + _retry_delay(row["attempts"], alerting.retry_base_s, draw())
-        deliveries.record(store, row["id"], me, ok=got.ok, status=got.status, response=text, now=clock(), next_ts=retry_at, dead=dead)
+        deliveries.record(store, row["id"], me, ok=got.ok, status=got.status, response=got.text, now=clock(), next_ts=retry_at, dead=dead)
         if got.ok:
             result.sent += 1
         else:
             result.dead += dead
             result.failed += not dead
-            result.failures.append(f"{ch.name}: {row['kind']} {'gave up' if dead else 'failed'} ({got.status or 'no answer'}: {text})")
+            result.failures.append(f"{ch.name}: {row['kind']} {'gave up' if dead else 'failed'} ({got.status or 'no answer'}: {got.text})")
     return result
 
 
@@ -281,7 +285,6 @@ def send_test(store: Store, settings: Settings, channel: str, *, now: float, env
                     impact="Nothing is wrong: this checks that the channel delivers.", starts_at=now,
                     url=settings.dashboard.public_url)
     got = _send(ch, notice.to_doc(), now=now, settings=settings.alerting, secrets=known_secrets(environ))
-    got = replace(got, text=clip(got.text, 300, (*known_secrets(environ), ch.url)))
     deliveries.record_test(store, notice.key, ch.name, notice.to_doc(), ok=got.ok, status=got.status, response=got.text, now=now)
     return got
 
