@@ -86,21 +86,37 @@ def _outside(text: str | None, limit: int) -> str | None:
     return None if text is None else clip(printable(text), limit)
 
 
-def group_failures(df: pd.DataFrame, server_signatures: Mapping[str, str] | None = None) -> list[Signature]:
-    """Signatures of the failed runs in ``df``, most frequent first."""
+def _failed(df: pd.DataFrame, server_signatures: Mapping[str, str] | None) -> pd.DataFrame:
+    """The failed runs of ``df`` with what their signature is made of: ``band``, ``server`` and ``code_key``."""
     failed = df[~df["ok"]].copy()
-    if failed.empty:
-        return []
     failed["band"] = [ttf_band(v) for v in failed["ms_after_start_agent"].to_numpy()]
     failed["server"] = failed["run_id"].map(server_signatures or {}).astype("object")
     failed["code_key"] = failed["close_code"].astype("object").where(failed["close_code"].notna(), None)
+    return failed
+
+
+def _parts(outcome: object, phase: object, code: object, band: object, server: object) -> tuple[str, str | None, int | None, str, str | None]:
+    return (str(outcome), None if pd.isna(phase) else str(phase), None if code is None or pd.isna(code) else int(code), str(band),
+            None if server is None or pd.isna(server) else str(server))
+
+
+def signature_keys(df: pd.DataFrame, server_signatures: Mapping[str, str] | None = None) -> pd.Series:
+    """Each failed run's :attr:`Signature.key` (the signature it is counted under), indexed like ``df``."""
+    failed = _failed(df, server_signatures)
+    cols = [failed[c].to_numpy() for c in ("outcome", "failed_phase", "code_key", "band", "server")]
+    return pd.Series([_key(*_parts(*row)) for row in zip(*cols, strict=True)], index=failed.index, dtype="object")
+
+
+def group_failures(df: pd.DataFrame, server_signatures: Mapping[str, str] | None = None) -> list[Signature]:
+    """Signatures of the failed runs in ``df``, most frequent first."""
+    failed = _failed(df, server_signatures)
+    if failed.empty:
+        return []
     total = len(failed)
     out = []
     keys = ["outcome", "failed_phase", "code_key", "band", "server"]
-    for (outcome, phase, code, band, server), g in failed.groupby(keys, dropna=False, sort=False):
-        phase = None if pd.isna(phase) else str(phase)
-        code = None if code is None or pd.isna(code) else int(code)
-        server = None if server is None or pd.isna(server) else str(server)
+    for group, g in failed.groupby(keys, dropna=False, sort=False):
+        outcome, phase, code, band, server = _parts(*group)
         ttf = g["ms_after_start_agent"].dropna()
         median = float(ttf.median()) if len(ttf) else None
         reason = g["close_reason"].dropna().mode()

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
-from analysis.signatures import Signature, ttf_band
+from analysis.signatures import Signature, signature_keys
 from probes.tracecontext import is_trace_id
 
 PLACEHOLDER = "{trace_id}"
@@ -49,13 +48,6 @@ def signature_examples(failed: pd.DataFrame, sig: Signature, server_signatures: 
     """The newest run ids of ``failed`` (the runs frame) that make up ``sig``, newest first: its examples."""
     if failed.empty:
         return []
-    rows = failed[(failed["outcome"] == sig.outcome) & ~failed["ok"]]
-    rows = rows[rows["failed_phase"].isna()] if sig.failed_phase is None else rows[rows["failed_phase"] == sig.failed_phase]
-    rows = rows[rows["close_code"].isna()] if sig.close_code is None else rows[(rows["close_code"] == sig.close_code).fillna(False).astype(bool)]
-    if rows.empty:
-        return []
-    bands = np.array([ttf_band(v) for v in rows["ms_after_start_agent"].to_numpy()])
-    rows = rows[bands == sig.ttf_band]
-    server = rows["run_id"].map(server_signatures or {})
-    rows = rows[server.isna()] if sig.server_signature is None else rows[server == sig.server_signature]
+    keys = signature_keys(failed, server_signatures)
+    rows = failed.loc[keys.index[keys.to_numpy() == sig.key]]
     return [str(r) for r in rows.sort_values("started_ts", ascending=False)["run_id"].head(limit)]
