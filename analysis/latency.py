@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.frame import PHASE_COLS
 from analysis.stats import QUANTILES, percentiles
-from probes.phases import PHASES
+from probes.phases import MARK_FAILURE, PHASES, reached
 
 
 def phase_summary(df: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
@@ -83,13 +83,8 @@ def waterfall(phases_ms: dict[str, float | None], elapsed_ms: dict[str, float]) 
 
     A phase ends at its elapsed mark and lasted its duration; a phase never reached has no bar.
     """
-    bars: list[dict[str, float | str]] = []
-    for phase in PHASES:
-        end, dur = elapsed_ms.get(phase), phases_ms.get(phase)
-        if end is None or dur is None:
-            continue
-        bars.append({"phase": phase, "start_ms": max(0.0, end - dur), "end_ms": end, "ms": dur})
-    from probes.phases import MARK_FAILURE
+    bars: list[dict[str, float | str]] = [{"phase": phase, "start_ms": max(0.0, start), "end_ms": end, "ms": dur}
+                                          for phase, start, end, dur in reached(phases_ms, elapsed_ms)]
 
     if (fail := elapsed_ms.get(MARK_FAILURE)) is not None:
         start = bars[-1]["end_ms"] if bars else 0.0

@@ -42,7 +42,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
-from probes.phases import AGENT_EVENTS, CONNECTION_PHASES, MARK_FAILURE, MARK_START_AGENT_SENT, PHASES
+from probes.phases import AGENT_EVENTS, CONNECTION_PHASES, MARK_FAILURE, MARK_START_AGENT_SENT, PHASES, reached
 from probes.redact import printable
 from probes.timeutil import parse_iso
 
@@ -98,10 +98,7 @@ def phase_spans(run: Mapping[str, Any]) -> list[tuple[str, int, int, bool]]:
     marks = run.get("elapsed_ms") or {}
     phases = run.get("phases_ms") or {}
     out: list[tuple[str, int, int, bool]] = []
-    for phase in PHASES:
-        ms, at = phases.get(phase), marks.get(phase)
-        if ms is None or at is None:
-            continue
+    for phase, _, at, ms in reached(phases, marks):
         end = start_ns + round(at * _MS)
         out.append((phase, end - round(ms * _MS), end, True))
     failed = run.get("failed_phase")
