@@ -285,6 +285,11 @@ def _overlap(a: _Episode, b: _Episode) -> bool:
     return _spans_overlap(a.start_ts, a.end_ts, b.start_ts, b.end_ts)
 
 
+def incidents_overlap(a: Incident, b: Incident) -> bool:
+    """Whether two incidents were under way at the same time (an open one runs until now), as episodes are merged."""
+    return _spans_overlap(a.start_ts, a.end_ts, b.start_ts, b.end_ts)
+
+
 def _spans_overlap(a_start: float, a_end: float | None, b_start: float, b_end: float | None) -> bool:
     """Whether two time spans meet; an end of None is still open."""
     return a_start <= (float("inf") if b_end is None else b_end) and b_start <= (float("inf") if a_end is None else a_end)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from analysis.incidents import Incident
+from analysis.incidents import Incident, incidents_overlap
 
 
 def needed(quorum: int | None, size: int) -> int:
@@ -36,10 +36,11 @@ def held(incidents: Sequence[Incident], members: Mapping[str, Sequence[str]], gr
     for inc in incidents:
         if not inc.targets:
             continue
-        meanwhile = {t for other in incidents if not other.superseded and _overlap(inc, other) for t in other.targets}
+        meanwhile = {t for other in incidents if not other.superseded and incidents_overlap(inc, other) for t in other.targets}
+        touched = {groups.get(t, t) for t in inc.targets}
         by_group: dict[str, list[str]] = {}
         for t in sorted(set(inc.targets) | meanwhile):
-            if groups.get(t, t) in {groups.get(x, x) for x in inc.targets}:
+            if groups.get(t, t) in touched:
                 by_group.setdefault(groups.get(t, t), []).append(t)
         reasons = []
         for g, failing in sorted(by_group.items()):
@@ -56,7 +57,3 @@ def held(incidents: Sequence[Incident], members: Mapping[str, Sequence[str]], gr
             out[inc.id] = "; ".join(reasons)
     return out
 
-
-def _overlap(a: Incident, b: Incident) -> bool:
-    """Whether two incidents were open at the same time (an open one runs until now)."""
-    return a.start_ts < (b.end_ts if b.end_ts is not None else float("inf")) and b.start_ts < (a.end_ts if a.end_ts is not None else float("inf"))
