@@ -308,6 +308,13 @@ def alerting_warning() -> str | None:
         return dashboard.alerting_warning(s)
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def alerting_ledger() -> tuple[list[str], list[dict[str, Any]]]:
+    """(one sentence per failing channel, the latest deliveries): ``services.dashboard.alerting_ledger``."""
+    with reading() as s:
+        return dashboard.alerting_ledger(s)
+
+
 # ---------------------------------------------------------------- silences, quorum, no data
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

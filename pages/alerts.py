@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages import _data as data
 from pages import _format as fmt
 from pages._layout import page_header
-from pages._store import reading, settings
+from pages._store import settings
 from services import notify
 
 f = page_header("Alerting", "What Pathwatch told whom: each notice once per channel, with the channel's answer and retries")
@@ -18,9 +19,7 @@ if f is not None:
     else:
         st.subheader("Channels")
         st.dataframe(chans, hide_index=True, key="alert_channels")
-    with reading() as s:
-        failures = notify.failure_sentences(s)
-        ledger = notify.ledger_rows(s)
+    failures, ledger = data.alerting_ledger()
     for sentence in failures:
         st.error(fmt.md(sentence))
     st.subheader("Deliveries")

@@ -106,6 +106,13 @@ def server_logs_in_window(s: Store, start_ts: float, end_ts: float) -> list[dict
 
 
 # -- alerting ----------------------------------------------------------------------------------------------------
+def alerting_ledger(s: Store) -> tuple[list[str], list[dict[str, Any]]]:
+    """The Alerting page's reads: one sentence per failing channel, and the latest deliveries (newest first)."""
+    from services.notify import failure_sentences, ledger_rows
+
+    return failure_sentences(s), ledger_rows(s)
+
+
 def alerting_warning(s: Store) -> str | None:
     """The overview's one line about alerting: channels whose deliveries fail ("slack: 3 failed deliveries, last 404"),
     or None when every delivery went out."""
